@@ -1,0 +1,264 @@
+"""What the fault tests share: a server that can be killed and started again on the same
+port, and a crowd of participants (python-socketio on asyncio) that vote like the browser
+client does: every vote is resent until it is acknowledged, after any reconnect."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from tests.server import BIN, ROOT, flask, free_port, server_env
+
+NS = "/live"
+START_TIMEOUT = 30.0  # a limit on waiting for the server, not an assertion
+STUCK_S = 10.0  # disconnected this long: the client starts a new connection itself
+
+
+class RestartableServer:
+    """gunicorn with one gevent worker, as the Procfile runs it, on a fixed port."""
+
+    def __init__(self, database_url: str, **extra_env: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = server_env(database_url, self.port, **extra_env)
+        self.process: subprocess.Popen | None = None
+        self.log = tempfile.NamedTemporaryFile(prefix="samskab-fault-", suffix=".log",
+                                               delete=False)
+        migrated = flask(self.env, "db", "upgrade")
+        if migrated.returncode != 0:
+            raise RuntimeError(f"flask db upgrade failed:\n{migrated.stderr}")
+
+    def start(self) -> RestartableServer:
+        self.process = subprocess.Popen(
+            [str(BIN / "gunicorn"), "--worker-class", "gevent", "--workers", "1",
+             "--worker-connections", "10000", "--bind", f"127.0.0.1:{self.port}",
+             "workshop.wsgi:app"],
+            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited:\n{self.read_log()}")
+            try:
+                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"the server did not start:\n{self.read_log()}")
+
+    def kill(self) -> None:
+        """SIGKILL the whole server (master and worker), as a crash or an OOM kill would."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def read_log(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")
+
+    def close(self) -> None:
+        self.stop()
+        self.log.close()
+        os.unlink(self.log.name)
+
+
+@dataclass
+class Voter:
+    """One participant: its cookie, its plan of votes, and every ack it received."""
+
+    cookie: str
+    plan: list[tuple[int, int]]  # (proposal id, dots), in order
+    acks: list[dict] = field(default_factory=list)
+    snapshots: int = 0
+    errors: list[str] = field(default_factory=list)
+    refusals: list[dict] = field(default_factory=list)  # "unavailable" answers, then resent
+    final: dict | None = None  # its own state from the server after everything
+
+
+class Crowd:
+    """Runs many voters on an asyncio loop in a thread of its own."""
+
+    def __init__(self, base: str, code: str, voters: list[Voter], *, ack_timeout: float = 3.0,
+                 deadline_s: float = 240.0, pause_s: float = 0.05):
+        self.base, self.code, self.voters = base, code, voters
+        self.ack_timeout, self.deadline_s, self.pause_s = ack_timeout, deadline_s, pause_s
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.acked = 0
+        self.failure: BaseException | None = None
+
+    def start(self) -> Crowd:
+        self.thread.start()
+        return self
+
+    def join(self, timeout: float) -> None:
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            raise AssertionError("the crowd did not finish in time")
+        if self.failure is not None:
+            raise self.failure
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as error:  # reported to the test thread by join()
+            self.failure = error
+
+    async def _main(self) -> None:
+        await asyncio.gather(*(self._voter(v) for v in self.voters))
+
+    async def _voter(self, voter: Voter) -> None:
+        import aiohttp
+
+        # A cookie jar of its own, like a phone's browser; engine.io moves the Cookie header
+        # given to connect() into it and sends it again on every reconnect. (unsafe: the
+        # server is an IP address.)
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            await self._vote(http, voter)
+
+    async def _vote(self, http, voter: Voter) -> None:
+        import socketio
+
+        client = socketio.AsyncClient(
+            reconnection=True, reconnection_delay=0.2, reconnection_delay_max=1.0,
+            randomization_factor=0.5, handle_sigint=False, http_session=http,
+            request_timeout=5)
+
+        async def on_snapshot(data):
+            voter.snapshots += 1
+
+        client.on("snapshot", on_snapshot, namespace=NS)
+        deadline = time.monotonic() + self.deadline_s
+        await self._connect(client, voter.cookie, deadline)
+        try:
+            seq = 0
+            for proposal_id, dots in voter.plan:
+                # Numbered like the browser numbers its votes (docs/live.md, "Vote order").
+                seq = max(seq + 1, int(time.time() * 1000))
+                ack = await self._until_acked(client, "vote",
+                                              {"proposal_id": proposal_id, "dots": dots,
+                                               "seq": seq},
+                                              deadline, voter)
+                voter.acks.append(ack)
+                self.acked += 1
+                if not ack.get("ok"):
+                    voter.errors.append(str(ack))
+                elif ack.get("applied") is False:  # one device, one vote at a time: never
+                    voter.errors.append(f"overtaken: {ack}")
+                await asyncio.sleep(self.pause_s)
+            sync = await self._until_acked(client, "sync", {}, deadline)
+            voter.final = sync["snapshot"]["you"]
+        finally:
+            await client.disconnect()
+
+    async def _connect(self, client, cookie: str, deadline: float) -> None:
+        while True:
+            try:
+                await client.connect(self.base, namespaces=[NS], auth={"workshop": self.code},
+                                     headers={"Cookie": cookie}, transports=["websocket"],
+                                     wait_timeout=5)
+                return
+            except Exception:  # noqa: BLE001 - the server may be down: try again
+                if time.monotonic() > deadline:
+                    raise
+                try:  # a half-made connection must be closed before the next attempt
+                    await client.disconnect()
+                except Exception:  # noqa: BLE001
+                    pass
+                await asyncio.sleep(0.3)
+
+    async def _until_acked(self, client, event: str, payload: dict, deadline: float,
+                           voter: Voter | None = None) -> dict:
+        """Send until acknowledged, as the browser client does (same payload: applied once).
+        An "unavailable" answer (the database is down) is recorded and the action resent."""
+        down_since: float | None = None
+        while True:
+            if client.connected and NS in client.namespaces:
+                down_since = None
+                try:
+                    ack = await client.call(event, payload, namespace=NS,
+                                            timeout=self.ack_timeout)
+                    if ack.get("ok") or ack.get("error", {}).get("code") != "unavailable":
+                        return ack
+                    if voter is not None:
+                        voter.refusals.append(ack)
+                except Exception:  # noqa: BLE001 - timed out or disconnected: send again
+                    pass
+            elif down_since is None:
+                down_since = time.monotonic()
+            elif voter is not None and time.monotonic() - down_since > STUCK_S:
+                # python-socketio's own reconnection gave up or got stuck (seen through the
+                # chaos proxy): start afresh, as a person reloading the page would.
+                try:
+                    await client.disconnect()
+                except Exception:  # noqa: BLE001
+                    pass
+                await self._connect(client, voter.cookie, deadline)
+                down_since = None
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{event} {payload} was never acknowledged")
+            await asyncio.sleep(0.1)
+
+
+# --- The services, stopped and started as an operator (or a crash) would -------------------------
+
+REDIS_START = ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port",
+               "6379", "--save", "", "--appendonly", "no", "--dir", "/var/lib/redis",
+               "--logfile", "/tmp/samskab-redis-fault.log"]
+
+
+def can_control_services() -> bool:
+    import shutil
+
+    return os.geteuid() == 0 and all(shutil.which(c) for c in ("redis-cli", "redis-server",
+                                                              "pg_ctlcluster"))
+
+
+def stop_redis() -> None:
+    subprocess.run(["redis-cli", "-p", "6379", "shutdown", "nosave"], capture_output=True,
+                   timeout=10)
+
+
+def start_redis() -> None:
+    os.makedirs("/var/lib/redis", exist_ok=True)
+    subprocess.run(REDIS_START, check=True, capture_output=True, timeout=10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if subprocess.run(["redis-cli", "-p", "6379", "ping"], capture_output=True,
+                          text=True).stdout.strip() == "PONG":
+            return
+        time.sleep(0.1)
+    raise RuntimeError("Redis did not come back")
+
+
+def postgres_cluster() -> tuple[str, str]:
+    version = sorted(os.listdir("/etc/postgresql"))[-1]
+    return version, "main"
+
+
+def restart_postgres(down_s: float) -> None:
+    """Stop PostgreSQL (fast: every connection is cut), wait, start it again."""
+    version, name = postgres_cluster()
+    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, name, "stop", "-m",
+                    "fast"], check=True, capture_output=True, timeout=60)
+    try:
+        time.sleep(down_s)
+    finally:
+        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, name, "start"],
+                       check=True, capture_output=True, timeout=60)

@@ -1,0 +1,74 @@
+"""Settings from the environment: a value that cannot be used stops the app at start with a
+message naming the setting (no traceback), for `flask` commands and for the server alike."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from tests.server import BIN, ROOT
+from workshop.config import Config, ConfigError
+
+BAD = [
+    ("LIVE_EVENT_RATE", "fast", "a number of at least 0.1"),
+    ("LIVE_EVENT_RATE", "nan", "a number of at least 0.1"),
+    ("LIVE_EVENT_BURST", "-3", "an integer of at least 1"),
+    ("TRUSTED_PROXIES", "one", "an integer of at least 0"),
+    ("RATELIMIT_JOIN", "lots", 'a rate such as "30 per minute"'),
+    ("RATELIMIT_PARTICIPANT_VOTE", "120 per fortnight", 'a rate such as "30 per minute"'),
+    ("PUBLIC_URL", "samskab.region.dk", "a URL starting with http:// or https://"),
+    ("REDIS_URL", "localhost:6379", "a URL starting with redis:// or rediss://"),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "expected"), BAD)
+def test_a_bad_setting_is_named_with_what_is_expected(monkeypatch, name, value, expected):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as raised:
+        Config()
+    assert str(raised.value) == (f"Samskab cannot start: {name}={value!r} is not valid; "
+                                 f"expected {expected}.")
+
+
+def test_good_and_empty_settings_are_taken(monkeypatch):
+    monkeypatch.setenv("LIVE_EVENT_RATE", "2.5")
+    monkeypatch.setenv("LIVE_EVENT_BURST", "10")
+    monkeypatch.setenv("TRUSTED_PROXIES", "")
+    monkeypatch.setenv("RATELIMIT_JOIN", "500/minute")
+    monkeypatch.setenv("PUBLIC_URL", "https://samskab.region.dk/")
+    monkeypatch.setenv("REDIS_URL", "rediss://cache.region.dk:6380/0")
+    config = Config()
+    assert (config.LIVE_EVENT_RATE, config.LIVE_EVENT_BURST, config.TRUSTED_PROXIES) == (2.5, 10, 0)
+    assert config.PUBLIC_URL == "https://samskab.region.dk" and config.SESSION_COOKIE_SECURE
+
+
+@pytest.mark.parametrize(("name", "value"), [("LIVE_EVENT_BURST", "many"),
+                                             ("LOG_LEVEL", "LOUD"), ("LOG_FORMAT", "xml")])
+def test_a_flask_command_stops_with_the_message_and_no_traceback(tmp_path, name, value):
+    import os
+
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}", name: value}
+    env.pop("FLASK_APP", None)
+    done = subprocess.run([str(BIN / "flask"), "--app", "workshop", "routes"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert f"Samskab cannot start: {name}=" in done.stderr
+    assert "is not valid" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.server
+def test_the_server_stops_with_the_message_instead_of_restarting_its_worker(tmp_path):
+    import os
+
+    from tests.server import free_port
+
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}",
+           "RATELIMIT_LOGIN": "often"}
+    done = subprocess.run(
+        [str(BIN / "gunicorn"), "--worker-class", "gevent", "--workers", "1", "--bind",
+         f"127.0.0.1:{free_port()}", "workshop.wsgi:app"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 4  # gunicorn: "App failed to load", the master stops too
+    assert "Samskab cannot start: RATELIMIT_LOGIN='often' is not valid" in done.stderr
+    assert "Traceback" not in done.stderr

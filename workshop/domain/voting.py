@@ -1,0 +1,240 @@
+"""Voting: dots (a budget spread over the proposals), approval (yes to any number) or a score
+(1-5 per proposal), chosen per workshop (`Workshop.voting_method`).
+
+Every method goes through `set_dots`, so the API (`PUT /votes/<id> {dots}`), the socket `vote`
+event and the page's form need nothing new: `dots` is the number of dots, 1 (yes) or 0 (no)
+under approval, or the rating 1-5 (0 removes it) under score. Only dots has a budget.
+
+The budget holds under concurrency: every vote first takes a lock on the participant's row
+(an UPDATE, so PostgreSQL row-locks it and SQLite takes its write lock), and only then reads
+what the participant has spent. Parallel votes from one participant are therefore serialised,
+and the check-then-write can never overspend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import BigInteger, bindparam, case, delete, func, insert, select, update
+
+from ..extensions import db
+from ..models import DotVote, Participant, Phase, Proposal, ProposalStatus, User, Workshop, utcnow
+from .access import require_facilitator, require_participant
+from .errors import DomainError, invalid, require_phase
+from .events import Event, unit_of_work
+from .proposals import check_proposal_id, get_proposal
+
+METHODS = ("dots", "approval", "score")
+METHOD_LABELS = {
+    "dots": _l("Prikker"),
+    "approval": _l("Godkendelse (ja til så mange forslag, man vil)"),
+    "score": _l("Karakter (1–5 til hvert forslag)"),
+}
+SCORE_MAX = 5
+
+
+@dataclass(frozen=True)
+class VoteResult:
+    proposal_id: int
+    dots: int
+    remaining: int | None  # None: the method has no budget
+    changed: bool
+    # False when the vote carried a sequence number older than one already applied: it was
+    # overtaken by a newer vote and changed nothing; `dots` is then what is counted.
+    applied: bool = True
+    mark: int = 0  # the participant's highest applied sequence number
+
+
+def vote_cap(workshop: Workshop) -> int:
+    """The highest value one participant can give one proposal under the workshop's method."""
+    if workshop.voting_method == "approval":
+        return 1
+    if workshop.voting_method == "score":
+        return SCORE_MAX
+    return workshop.max_dots_per_proposal
+
+
+def has_budget(workshop: Workshop) -> bool:
+    return workshop.voting_method not in ("approval", "score")
+
+
+def _check_value(workshop: Workshop, dots) -> None:
+    if isinstance(dots, bool) or not isinstance(dots, int):
+        if workshop.voting_method == "score":
+            raise invalid(_l("Karakteren skal være et helt tal fra 1 til 5 (0 fjerner den)."),
+                          "dots")
+        raise invalid(_l("Antal prikker skal være et helt tal."), "dots")
+    if workshop.voting_method == "approval" and dots not in (0, 1):
+        raise invalid(_l("Svar 1 (ja) eller 0 (nej) til forslaget."), "dots")
+    if workshop.voting_method == "score" and not 0 <= dots <= SCORE_MAX:
+        raise invalid(_l("Karakteren skal være fra 1 til 5 (0 fjerner den)."), "dots")
+    if dots < 0:
+        raise invalid(_l("Antal prikker kan ikke være negativt."), "dots")
+
+
+def allocations(participant: Participant) -> dict[int, int]:
+    return {
+        proposal_id: dots
+        for proposal_id, dots in db.session.execute(
+            select(DotVote.proposal_id, DotVote.dots).where(
+                DotVote.participant_id == participant.id
+            )
+        )
+    }
+
+
+def remaining(workshop: Workshop, participant: Participant) -> int:
+    spent = db.session.scalar(
+        select(func.coalesce(func.sum(DotVote.dots), 0)).where(
+            DotVote.participant_id == participant.id
+        )
+    )
+    return workshop.dots_per_participant - spent
+
+
+SEQ_MAX = 2**62
+
+
+def check_seq(seq) -> int | None:
+    """A vote's optional sequence number: a positive integer, higher for every newer vote."""
+    if seq is None:
+        return None
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 1 <= seq <= SEQ_MAX:
+        raise invalid(_l("seq skal være et positivt heltal."), "seq")
+    return seq
+
+
+def set_dots(workshop: Workshop, participant: Participant | None, proposal_id, dots,
+             seq=None) -> VoteResult:
+    """Set this participant's dots on one proposal (0 removes them). Resending changes nothing.
+
+    With `seq` (the client numbers its votes, each newer one higher), a vote that arrives after
+    a newer one of the same participant has been applied — a resend still queued on a dead
+    connection, say — is acknowledged but changes nothing (`applied=False`), so the newest vote
+    always wins whatever the order of arrival. A resend of the vote last applied (the same
+    `seq`) sets the same value again: nothing changes.
+
+    The hot path of a voting burst, in three statements and a commit (a resend: two): the
+    participant's lock, one read of the proposal and of what the participant has spent, and
+    the write. Nothing is read back after the commit.
+    """
+    require_participant(participant, workshop)
+    _check_value(workshop, dots)
+    seq = check_seq(seq)
+    if workshop.phase != Phase.VOTING.value:
+        get_proposal(workshop, proposal_id)  # an unknown proposal is "not found" in any phase
+        require_phase(workshop, (Phase.VOTING.value,),
+                      _l("Der kan kun stemmes i afstemningsfasen."))
+    proposal_id = check_proposal_id(proposal_id)
+    # Plain values: the commit expires the objects, and reading them again costs a query each.
+    workshop_id, participant_id = workshop.id, participant.id
+    budget = has_budget(workshop)
+    per_participant, per_proposal = workshop.dots_per_participant, workshop.max_dots_per_proposal
+    params = {"me": participant_id, "proposal": proposal_id, "workshop": workshop_id,
+              "seq": seq}
+    with unit_of_work() as events:
+        # The lock also raises the mark to this vote's seq (a rollback undoes it).
+        db.session.execute(_LOCK if seq is None else _LOCK_SEQ, params)
+        # Read only after the lock: a parallel vote of the same participant has committed.
+        status, before, spent_elsewhere, mark = db.session.execute(_READ, params).one()
+        if status is None:
+            raise DomainError("not_found", _l("Forslaget findes ikke."))
+        before = before or 0
+        if seq is not None and mark > seq:
+            # Overtaken: a newer vote was applied before this one arrived.
+            return VoteResult(
+                proposal_id=proposal_id, dots=before,
+                remaining=per_participant - spent_elsewhere - before if budget else None,
+                changed=False, applied=False, mark=mark)
+        if budget and dots > per_proposal:
+            raise DomainError(
+                "budget_exceeded",
+                _l("Du kan højst give %(n)d prikker til ét forslag.", n=per_proposal),
+            )
+        if status != ProposalStatus.VISIBLE.value:
+            raise DomainError("not_found", _l("Forslaget kan ikke stemmes på."))
+        if budget and spent_elsewhere + dots > per_participant:
+            raise DomainError(
+                "budget_exceeded",
+                _l("Du har kun %(n)d prikker tilbage.", n=per_participant - spent_elsewhere),
+            )
+        if before != dots:
+            if dots == 0:
+                db.session.execute(_REMOVE, params)
+            else:
+                db.session.execute(_ADD if before == 0 else _CHANGE,
+                                   {**params, "dots": dots, "at": utcnow()})
+            events.append(Event(workshop_id, "tally", {"proposal_ids": [proposal_id]}))
+    return VoteResult(
+        proposal_id=proposal_id,
+        dots=dots,
+        remaining=per_participant - spent_elsewhere - dots if budget else None,
+        changed=before != dots,
+        mark=mark,
+    )
+
+
+# The vote's statements, built once: on the tables (no ORM bookkeeping, nothing in the session
+# to synchronise) with bound parameters, so a vote costs no expression building.
+_participants, _votes, _proposals = Participant.__table__, DotVote.__table__, Proposal.__table__
+_this_vote = (_votes.c.participant_id == bindparam("me"),
+              _votes.c.proposal_id == bindparam("proposal"))
+# The participant's vote lock: an UPDATE of its row, so PostgreSQL row-locks it (until the
+# commit) and SQLite takes its write lock; one participant's votes are serialised.
+_LOCK = (update(_participants).where(_participants.c.id == bindparam("me"))
+         .values(vote_seq=_participants.c.vote_seq + 1))
+# The same, raising the participant's mark to the vote's seq when that is higher.
+_LOCK_SEQ = _LOCK.values(vote_mark=case(
+    (_participants.c.vote_mark < bindparam("seq", type_=BigInteger), bindparam("seq")),
+    else_=_participants.c.vote_mark))
+# The proposal's status (None: not in this workshop), this vote's dots (None: no vote yet),
+# the dots the participant has placed on every other proposal and its vote mark, in one row.
+_READ = select(
+    select(_proposals.c.status)
+    .where(_proposals.c.id == bindparam("proposal"),
+           _proposals.c.workshop_id == bindparam("workshop"))
+    .scalar_subquery(),
+    select(_votes.c.dots).where(*_this_vote).scalar_subquery(),
+    select(func.coalesce(func.sum(_votes.c.dots), 0))
+    .where(_votes.c.participant_id == bindparam("me"),
+           _votes.c.proposal_id != bindparam("proposal"))
+    .scalar_subquery(),
+    select(_participants.c.vote_mark).where(_participants.c.id == bindparam("me"))
+    .scalar_subquery(),
+)
+_ADD = insert(_votes).values(workshop_id=bindparam("workshop"), participant_id=bindparam("me"),
+                             proposal_id=bindparam("proposal"), dots=bindparam("dots"),
+                             updated_at=bindparam("at"))
+_CHANGE = update(_votes).where(*_this_vote).values(dots=bindparam("dots"),
+                                                   updated_at=bindparam("at"))
+_REMOVE = delete(_votes).where(*_this_vote)
+
+
+def set_voting_method(workshop: Workshop, user: User, method) -> Workshop:
+    """Choose how participants vote; only before voting starts. The per-proposal cap follows
+    the method (1 for approval, 5 for score), so that every screen shows the right limit."""
+    require_facilitator(user, workshop)
+    if method not in METHODS:
+        raise invalid(_l("Afstemningsformen skal være 'dots', 'approval' eller 'score'."),
+                      "voting_method")
+    if workshop.voting_method == method:
+        return workshop
+    require_phase(workshop, (Phase.LOBBY.value, Phase.IDEATION.value, Phase.REVIEW.value),
+                  _l("Afstemningsformen kan ikke ændres, når afstemningen er begyndt."))
+    from .workshops import bump_version, record
+
+    previous = workshop.voting_method
+    with unit_of_work() as events:
+        workshop.voting_method = method
+        if method == "approval":
+            workshop.max_dots_per_proposal = 1
+        elif method == "score":
+            workshop.dots_per_participant = max(workshop.dots_per_participant, SCORE_MAX)
+            workshop.max_dots_per_proposal = SCORE_MAX
+        else:
+            workshop.max_dots_per_proposal = min(3, workshop.dots_per_participant)
+        bump_version(workshop)
+        record(workshop, user, "voting_method", detail={"from": previous, "to": method})
+        events.append(Event(workshop.id, "workshop", {"change": "settings"}))
+    return workshop

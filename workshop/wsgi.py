@@ -1,0 +1,16 @@
+"""The WSGI entry point for gunicorn: `gunicorn -k gevent -w 1 workshop.wsgi:app`."""
+
+import sys
+
+from . import create_app
+from .config import ConfigError
+
+# gunicorn stops the whole server (instead of restarting the worker forever) when a worker
+# exits with this code: "App failed to load".
+APP_LOAD_ERROR = 4
+
+try:
+    app = create_app()
+except ConfigError as error:
+    print(error, file=sys.stderr, flush=True)
+    sys.exit(APP_LOAD_ERROR)

@@ -300,6 +300,35 @@ def test_phase_change_reaches_every_screen(app, live):
         assert [m["phase"] for m in received(client, "phase")] == ["ideation"]
 
 
+@pytest.mark.parametrize("app", ["sqlite", "postgresql"], indirect=True)
+def test_a_phase_move_while_a_screen_connects_is_not_missed(app, live, monkeypatch):
+    """The facilitator moves the phase (in another process) after a connecting participant was
+    checked but before their socket joined the workshop's rooms: the `phase` broadcast cannot
+    reach them, so their snapshot must already show the new phase."""
+    from sqlalchemy import text
+
+    import workshop.live as live_module
+
+    workshop = make_workshop(phase="lobby")
+    anna = join_as(workshop, "Anna")
+    real_join_room = live_module.join_room
+    moved = []
+
+    def join_room_after_a_move(room, *args, **kwargs):
+        if not moved:
+            with db.engine.begin() as other_process:
+                other_process.execute(text("UPDATE workshop SET phase = 'ideation' WHERE id = :id"),
+                                      {"id": workshop.id})
+            moved.append(True)
+        return real_join_room(room, *args, **kwargs)
+
+    monkeypatch.setattr(live_module, "join_room", join_room_after_a_move)
+    client = live.participant(workshop, anna)
+    assert moved
+    [snap] = received(client, "snapshot")
+    assert snap["workshop"]["phase"] == "ideation"
+
+
 def test_set_phase_to_the_current_phase_changes_nothing(app, live):
     workshop = make_workshop(phase="ideation")
     fac = live.facilitator(workshop)

@@ -157,6 +157,10 @@ def on_connect(auth=None):
         join_room(rooms.user(connection.user_id))
     presence.add(workshop.id, sid, connection.role, connection.participant_id)
     broadcaster.mark_presence(workshop.id)
+    # The snapshot is read after joining the rooms: a change committed (and broadcast) between
+    # the check above and the joins is then in the snapshot, and one committed after the joins
+    # reaches this socket as an event. Ending the read transaction makes the re-read see it.
+    db.session.rollback()
     data = _snapshot_for(workshop, connection)
     db.session.close()  # give the connection back before sending (a send may yield)
     socketio.emit("snapshot", data, to=sid, namespace=NAMESPACE)

@@ -119,7 +119,7 @@ class Config:
         self.LANGUAGES = ("da", "en")
         self.WTF_CSRF_TIME_LIMIT = None  # a workshop page may stay open for hours
         self.RATELIMIT_ENABLED = env.get("RATELIMIT_ENABLED", "1") != "0"
-        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "samskab-memory://"
         self.RATELIMIT_HEADERS_ENABLED = True
         # Joins are counted per address, and a whole venue may share one public address.
         self.RATELIMIT_JOIN = _rate(env, "RATELIMIT_JOIN", "300 per minute")

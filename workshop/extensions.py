@@ -10,6 +10,8 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 
+from . import limit_store  # noqa: F401 - registers the samskab-memory:// rate-limit store
+
 # Named constraints, so that Alembic migrations can alter them on every database.
 NAMING = {
     "ix": "ix_%(column_0_label)s",

@@ -102,6 +102,52 @@ def voter_group(ballot: Ballot) -> str:
     return f"participant:{ballot.participant_id}"
 
 
+@dataclass(frozen=True)
+class Cell:
+    """The votes of one group on one proposal, summed: all that any ranking needs of them.
+
+    `group` is an organisation key, or None for the participants without one (each of them a
+    group of their own). Only ballots with a value (dots > 0) are summed."""
+
+    proposal_id: int
+    group: str | None
+    ballots: int  # participants of the group who gave the proposal a value
+    total: int  # the values summed (dots, yeses or ratings)
+    supporters: int  # of those participants, the ones who support it
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Every ballot of a workshop, summed per proposal and group (see `summarise`).
+
+    `members`: per organisation key, its voting members (participants who gave any value to
+    any proposal). The database builds the same summary with GROUP BY for the live tally
+    (`results.summary`), so a tally never loads every ballot."""
+
+    method: str
+    cells: tuple[Cell, ...]
+    members: dict[str, int]
+
+
+def summarise(ballots: Iterable[Ballot], method: str | None = None) -> Summary:
+    ballots = [b for b in ballots if b.dots > 0]
+    method = method_of(ballots, method)
+    sums: dict[tuple[int, str | None], list[int]] = {}
+    members: dict[str, set[int]] = defaultdict(set)
+    for ballot in ballots:
+        group = ballot.organisation_key or None
+        if group is not None:
+            members[group].add(ballot.participant_id)
+        cell = sums.setdefault((ballot.proposal_id, group), [0, 0, 0])
+        cell[0] += 1
+        cell[1] += ballot.dots
+        cell[2] += supports(ballot.dots, method)
+    return Summary(method=method,
+                   cells=tuple(Cell(pid, group, n, total, backers)
+                               for (pid, group), (n, total, backers) in sums.items()),
+                   members={group: len(ids) for group, ids in members.items()})
+
+
 def scores(ballots: Iterable[Ballot], weighting: str = "participant",
            method: str | None = None) -> dict[int, Fraction]:
     """Each proposal's score under a weighting (proposals without dots are absent).
@@ -109,64 +155,58 @@ def scores(ballots: Iterable[Ballot], weighting: str = "participant",
     Under the score method every proposal that anyone rated is present; one nobody rated
     scores `score_prior(ballots)`.
     """
+    return summary_scores(summarise(ballots, method), weighting)
+
+
+def summary_scores(summary: Summary, weighting: str = "participant") -> dict[int, Fraction]:
+    """`scores`, from a summary."""
     if weighting not in WEIGHTINGS:
         raise ValueError(f"unknown weighting {weighting!r}")
-    ballots = [b for b in ballots if b.dots > 0]
-    if method_of(ballots, method) == "score":
-        return _damped_means(_rating_units(ballots, weighting))
+    if summary.method == "score":
+        return _damped_means(_rating_units(summary, weighting))
     if weighting == "participant":
         dots: dict[int, int] = defaultdict(int)
-        for ballot in ballots:
-            dots[ballot.proposal_id] += ballot.dots
+        for cell in summary.cells:
+            dots[cell.proposal_id] += cell.total
         return {proposal_id: Fraction(total) for proposal_id, total in dots.items()}
-    # A group's voting members are those of its participants who placed any dot at all.
-    members: dict[str, set[int]] = defaultdict(set)
-    dots_by_group: dict[tuple[str, int], int] = defaultdict(int)
-    for ballot in ballots:
-        group = voter_group(ballot)
-        members[group].add(ballot.participant_id)
-        dots_by_group[group, ballot.proposal_id] += ballot.dots
-    # Exact, and fast: the dots are summed per group size in integers first, so only one
-    # fraction per distinct size is added (adding thousands of fractions with different
-    # denominators one by one was most of the cost of a live tally).
+    # An organisation counts the mean of its voting members' dots; a participant without one
+    # counts their own. Exact, and fast: the dots are summed per group size in integers first,
+    # so only one fraction per distinct size is added (adding thousands of fractions with
+    # different denominators one by one was most of the cost of a live tally).
     by_size: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for (group, proposal_id), group_dots in dots_by_group.items():
-        by_size[proposal_id][len(members[group])] += group_dots
+    for cell in summary.cells:
+        size = 1 if cell.group is None else summary.members[cell.group]
+        by_size[cell.proposal_id][size] += cell.total
     return {proposal_id: sum((Fraction(d, n) for n, d in sizes.items()), Fraction(0))
             for proposal_id, sizes in by_size.items()}
 
 
-def _rating_units(ballots: list[Ballot], weighting: str) -> dict[int, list[Fraction]]:
-    """The ratings each proposal got: one per participant, or one (the mean) per organisation."""
-    if weighting == "participant":
-        units: dict[int, list[Fraction]] = defaultdict(list)
-        for ballot in ballots:
-            units[ballot.proposal_id].append(Fraction(ballot.dots))
-        return units
-    by_group: dict[tuple[str, int], list[int]] = defaultdict(list)
-    for ballot in ballots:
-        by_group[voter_group(ballot), ballot.proposal_id].append(ballot.dots)
-    units = defaultdict(list)
-    for (_group, proposal_id), values in by_group.items():
-        units[proposal_id].append(Fraction(sum(values), len(values)))
+def _rating_units(summary: Summary, weighting: str) -> dict[int, tuple[Fraction, int]]:
+    """Per proposal, the sum and the number of its ratings: one rating per participant, or,
+    under organisation weighting, one (the mean) per organisation."""
+    units: dict[int, tuple[Fraction, int]] = {}
+    for cell in summary.cells:
+        if weighting == "participant" or cell.group is None:
+            value, count = Fraction(cell.total), cell.ballots
+        else:
+            value, count = Fraction(cell.total, cell.ballots), 1
+        total, n = units.get(cell.proposal_id, (Fraction(0), 0))
+        units[cell.proposal_id] = (total + value, n + count)
     return units
 
 
-def score_prior(units: dict[int, list[Fraction]]) -> Fraction:
+def score_prior(units: dict[int, tuple[Fraction, int]]) -> Fraction:
     """m: the mean of every rating in the workshop (0 when nobody rated anything)."""
-    count = sum(len(values) for values in units.values())
+    count = sum(n for _total, n in units.values())
     if count == 0:
         return Fraction(0)
-    return sum((sum(values, Fraction(0)) for values in units.values()), Fraction(0)) / count
+    return sum((total for total, _n in units.values()), Fraction(0)) / count
 
 
-def _damped_means(units: dict[int, list[Fraction]]) -> dict[int, Fraction]:
+def _damped_means(units: dict[int, tuple[Fraction, int]]) -> dict[int, Fraction]:
     prior = score_prior(units)
     k = SCORE_PRIOR_WEIGHT
-    return {
-        proposal_id: (k * prior + sum(values, Fraction(0))) / (k + len(values))
-        for proposal_id, values in units.items()
-    }
+    return {proposal_id: (k * prior + total) / (k + n) for proposal_id, (total, n) in units.items()}
 
 
 def rank(candidates: Iterable[Candidate], ballots: Iterable[Ballot],
@@ -177,19 +217,21 @@ def rank(candidates: Iterable[Candidate], ballots: Iterable[Ballot],
     proposals that are not candidates still count towards who is a voting member. The method
     defaults to the one the ballots carry.
     """
-    ballots = list(ballots)
-    method = method_of(ballots, method)
-    by_score = scores(ballots, weighting, method)
+    return rank_summary(candidates, summarise(ballots, method), weighting)
+
+
+def rank_summary(candidates: Iterable[Candidate], summary: Summary,
+                 weighting: str = "participant") -> list[Ranked]:
+    """`rank`, from a summary."""
+    by_score = summary_scores(summary, weighting)
     unrated = Fraction(0)
-    if method == "score":
-        unrated = score_prior(_rating_units([b for b in ballots if b.dots > 0], weighting))
-    supporters: dict[int, set[int]] = defaultdict(set)
+    if summary.method == "score":
+        unrated = score_prior(_rating_units(summary, weighting))
+    supporters: dict[int, int] = defaultdict(int)
     dots: dict[int, int] = defaultdict(int)
-    for ballot in ballots:
-        if ballot.dots > 0:
-            if supports(ballot.dots, method):
-                supporters[ballot.proposal_id].add(ballot.participant_id)
-            dots[ballot.proposal_id] += ballot.dots
+    for cell in summary.cells:
+        supporters[cell.proposal_id] += cell.supporters
+        dots[cell.proposal_id] += cell.total
     return _with_ranks(
         Ranked(
             rank=0,
@@ -197,7 +239,7 @@ def rank(candidates: Iterable[Candidate], ballots: Iterable[Ballot],
             title=c.title,
             element_id=c.element_id,
             score=by_score.get(c.proposal_id, unrated),
-            supporters=len(supporters[c.proposal_id]),
+            supporters=supporters[c.proposal_id],
             dots=dots[c.proposal_id],
         )
         for c in candidates

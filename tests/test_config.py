@@ -13,6 +13,7 @@ from workshop.config import Config, ConfigError
 BAD = [
     ("LIVE_EVENT_RATE", "fast", "a number of at least 0.1"),
     ("LIVE_EVENT_RATE", "nan", "a number of at least 0.1"),
+    ("HEAP_TRIM_INTERVAL", "-1", "a number of at least 0"),
     ("LIVE_EVENT_BURST", "-3", "an integer of at least 1"),
     ("TRUSTED_PROXIES", "one", "an integer of at least 0"),
     ("RATELIMIT_JOIN", "lots", 'a rate such as "30 per minute"'),

@@ -63,6 +63,34 @@ def test_logins_are_limited_per_address_with_json_for_the_api_and_a_danish_page(
                       json={"email": user.email, "password": PASSWORD}).status_code == 200
 
 
+@pytest.mark.app_config({"RATELIMIT_ENABLED": True, "RATELIMIT_LOGIN": "3 per minute",
+                         "RATELIMIT_LOGIN_ACCOUNT": "4 per minute"})
+def test_failed_logins_are_also_limited_per_account_from_any_address(app):
+    """Guessing one person's password from many addresses is stopped too; only failures
+    count, so people who log in are never held up, and other accounts are not affected."""
+    fie = make_user("facilitator", "fie@region.dk")
+    bo = make_user("facilitator", "bo@region.dk")
+    for n in range(4):  # four addresses, one wrong guess each (the page and the API share it)
+        client = phone(app, address=f"198.51.100.{n + 1}")
+        if n % 2:
+            assert client.post("/login", data={"email": " FIE@region.dk", "password": "gæt"}) \
+                .status_code == 400
+        else:
+            assert client.post("/api/v1/auth/login",
+                               json={"email": fie.email, "password": "gæt"}).status_code == 401
+    fifth = phone(app, address="198.51.100.50")
+    assert_rate_limited_json(fifth.post("/api/v1/auth/login",
+                                        json={"email": fie.email, "password": PASSWORD}))
+    page = phone(app, address="198.51.100.51").post(
+        "/login", data={"email": fie.email, "password": PASSWORD})
+    assert page.status_code == 429 and "For mange forespørgsler" in page.get_data(as_text=True)
+    # Another account is not affected, and logging in successfully never counts.
+    for n in range(6):
+        assert phone(app, address=f"192.0.2.{n + 1}").post(
+            "/api/v1/auth/login", json={"email": bo.email, "password": PASSWORD}).status_code \
+            == 200
+
+
 @LIMITED
 def test_joins_are_limited_per_address(app):
     workshop = make_workshop(phase="ideation")

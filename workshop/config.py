@@ -124,6 +124,8 @@ class Config:
         # Joins are counted per address, and a whole venue may share one public address.
         self.RATELIMIT_JOIN = _rate(env, "RATELIMIT_JOIN", "300 per minute")
         self.RATELIMIT_LOGIN = _rate(env, "RATELIMIT_LOGIN", "10 per minute")
+        # Failed logins per account (the e-mail tried), from whatever address.
+        self.RATELIMIT_LOGIN_ACCOUNT = _rate(env, "RATELIMIT_LOGIN_ACCOUNT", "10 per 10 minutes")
         # Proposals and comments, counted per participant across pages, API and sockets.
         self.RATELIMIT_PARTICIPANT_WRITE = _rate(env, "RATELIMIT_PARTICIPANT_WRITE",
                                                  "30 per minute")
@@ -138,6 +140,9 @@ class Config:
         # LIVE_EVENT_RATE per second (a person clicking fast stays well within it).
         self.LIVE_EVENT_RATE = _number(env, "LIVE_EVENT_RATE", "5", float, 0.1)
         self.LIVE_EVENT_BURST = _number(env, "LIVE_EVENT_BURST", "30", int, 1)
+        # Seconds between giving freed heap back to the operating system (workshop/heap.py),
+        # so that the server's memory follows what is in use, not its highest peak; 0: never.
+        self.HEAP_TRIM_INTERVAL = _number(env, "HEAP_TRIM_INTERVAL", "30", float, 0)
         # How many proxies (load balancer, nginx) stand in front: their X-Forwarded-For is
         # trusted that many hops deep, so that limits per address see the client's address.
         self.TRUSTED_PROXIES = _number(env, "TRUSTED_PROXIES", "0")

@@ -93,6 +93,38 @@ PARTICIPANT_WRITE_SCOPE = "participant-write"
 PARTICIPANT_VOTE_SCOPE = "participant-vote"
 
 
+LOGIN_ACCOUNT_SCOPE = "login-account"
+
+
+def login_account_key() -> str:
+    """Failed logins are also counted per account (the e-mail tried), from any address: a
+    password guessed from many addresses is stopped too. Only failures count (see the
+    `deduct_when` where it is used), so a person who logs in is never slowed down."""
+    email = None
+    if request.is_json:
+        data = request.get_json(silent=True)
+        email = data.get("email") if isinstance(data, dict) else None
+    else:
+        email = request.form.get("email")
+    if not isinstance(email, str):
+        email = ""
+    return "account:" + email.strip().lower()[:254]
+
+
+def failed_login(response) -> bool:
+    """A login that was refused (wrong e-mail or password, or an invalid form)."""
+    return response.status_code in (400, 401)
+
+
+def login_account_limit():
+    """The per-account limit on failed logins, shared by the login page and the API."""
+    from .extensions import limiter
+
+    return limiter.shared_limit(lambda: current_app.config["RATELIMIT_LOGIN_ACCOUNT"],
+                                scope=LOGIN_ACCOUNT_SCOPE, key_func=login_account_key,
+                                methods=["POST"], deduct_when=failed_login)
+
+
 def participant_rate_key() -> str:
     """Actions are counted per participant, not per address (a venue shares one address).
 

@@ -16,7 +16,12 @@ from ..domain.users import authenticate, end_sessions
 from ..extensions import db, limiter
 from ..identity import participant_for, set_participant_cookie, staff_user
 from ..models import Participant, Proposal, Workshop, WorkshopFacilitator
-from ..security import PARTICIPANT_VOTE_SCOPE, PARTICIPANT_WRITE_SCOPE, participant_rate_key
+from ..security import (
+    PARTICIPANT_VOTE_SCOPE,
+    PARTICIPANT_WRITE_SCOPE,
+    login_account_limit,
+    participant_rate_key,
+)
 from . import ApiError, bp, json_body
 from .openapi import spec
 from .serialize import (
@@ -46,6 +51,7 @@ participant_vote_limit = limiter.shared_limit(
 
 @bp.post("/auth/login")
 @limiter.limit(_limit("RATELIMIT_LOGIN"))
+@login_account_limit()
 def api_login():
     data = json_body()
     user = authenticate(data.get("email"), data.get("password"))

@@ -99,7 +99,8 @@ def init_live(app: Flask) -> None:
         from ..domain.events import unsubscribe
 
         unsubscribe(broadcaster.on_events)
-    broadcaster = Broadcaster(app, interval=app.config.get("TALLY_INTERVAL", 0.2))
+    broadcaster = Broadcaster(app, interval=app.config.get("TALLY_INTERVAL", 0.2),
+                              trim_interval=app.config.get("HEAP_TRIM_INTERVAL", 0))
     subscribe(broadcaster.on_events)
     subscribe(on_access_events)
 

@@ -15,6 +15,7 @@ from flask import Flask
 
 from ..domain.events import Event
 from ..extensions import db, socketio
+from ..heap import HeapTrimmer
 from ..models import Comment, Proposal, ProposalStatus, Workshop
 from . import rooms
 from .presence import presence_for
@@ -51,9 +52,10 @@ def local_workshops() -> set[int]:
 
 
 class Broadcaster:
-    def __init__(self, app: Flask, interval: float = 0.2):
+    def __init__(self, app: Flask, interval: float = 0.2, trim_interval: float = 0):
         self.app = app
         self.interval = interval
+        self.trimmer = HeapTrimmer(trim_interval)
         self._dirty_tally: set[int] = set()
         self._dirty_presence: set[int] = set()
         self._presence_sent: dict[int, float] = {}
@@ -220,6 +222,7 @@ class Broadcaster:
                 self.flush()
             except Exception:
                 log.exception("coalesced broadcast failed")
+            self.trimmer.maybe_trim()
 
     def flush(self) -> None:
         """Send one tally and one presence update per dirty workshop."""

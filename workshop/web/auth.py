@@ -21,6 +21,7 @@ from wtforms.validators import DataRequired, Length
 
 from ..domain.users import authenticate, end_sessions
 from ..extensions import limiter
+from ..security import login_account_limit
 
 bp = Blueprint("auth", __name__)
 
@@ -50,6 +51,7 @@ def _safe_next(target: str | None) -> str | None:
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], methods=["POST"])
+@login_account_limit()
 def login():
     if current_user.is_authenticated:
         return redirect(landing_for(current_user))

@@ -1,0 +1,59 @@
+"""workshop/heap.py: freed heap goes back to the operating system now and then, so that the
+server's memory follows what is in use rather than its highest peak (issue 7's soak run)."""
+
+from __future__ import annotations
+
+import pytest
+
+from workshop import heap
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+needs_glibc = pytest.mark.skipif(heap._malloc_trim() is None,
+                                 reason="malloc_trim is glibc's; this C library has none")
+
+
+@needs_glibc
+def test_a_peak_that_is_freed_is_given_back():
+    peak = [bytes(4096) for _ in range(20_000)]  # 80 MB of C allocations (not pymalloc's)
+    del peak
+    assert heap.trim() is True
+
+
+@needs_glibc
+def test_the_trimmer_trims_at_most_once_per_interval(monkeypatch):
+    calls = []
+    monkeypatch.setattr(heap, "trim", lambda: calls.append(1) or True)
+    clock = Clock()
+    trimmer = heap.HeapTrimmer(30, clock=clock)
+    assert trimmer.maybe_trim() is False  # not yet: the interval counts from the start
+    clock.now += 29.9
+    assert trimmer.maybe_trim() is False
+    clock.now += 0.2
+    assert trimmer.maybe_trim() is True
+    assert trimmer.maybe_trim() is False
+    clock.now += 30
+    assert trimmer.maybe_trim() is True
+    assert calls == [1, 1] and trimmer.trims == 2
+
+
+def test_an_interval_of_zero_never_trims(monkeypatch):
+    monkeypatch.setattr(heap, "trim", lambda: pytest.fail("trimmed"))
+    clock = Clock()
+    trimmer = heap.HeapTrimmer(0, clock=clock)
+    clock.now += 3600
+    assert trimmer.maybe_trim() is False
+
+
+def test_the_broadcaster_trims_with_the_configured_interval(app):
+    from workshop.live import broadcaster
+
+    assert app.config["HEAP_TRIM_INTERVAL"] == 30
+    assert broadcaster.trimmer.interval == 30

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -414,9 +415,10 @@ def test_merge_a_duplicate_into_another_proposal(with_proposals, workshop):
     move_to(workshop, "voting")
     vote(workshop, bo, duplicate, 2)
     page = text(client.get(url))
-    assert f'<option value="{target.id}">#{target.id} Originalen</option>' in page
+    assert f'<option value="#{target.id} Originalen">' in page
+    # What the shared list fills in: the number and the title.
     response = client.post(f"{url}/proposals/{duplicate.id}/merge", data={
-        f"merge-{duplicate.id}-into": str(target.id),
+        f"merge-{duplicate.id}-into": f"#{target.id} Originalen",
         f"merge-{duplicate.id}-reason": "Samme idé"})
     assert response.status_code == 302
     assert response.headers["Location"] == f"{url}#forslag-{target.id}"
@@ -435,6 +437,30 @@ def test_merge_without_a_target_is_refused(with_proposals, workshop):
     assert response.status_code == 400
     assert "Vælg det forslag" in text(response)
     assert refresh(proposal).status == "visible"
+
+
+@pytest.mark.parametrize("typed", ["nummer 2", "#", "-3", "99999999999999999999999"])
+def test_merge_into_something_that_is_not_a_proposal_number_is_refused(with_proposals, workshop,
+                                                                        typed):
+    client, url, anna, _bo = with_proposals
+    proposal = propose(workshop, anna)
+    propose(workshop, anna, "Et andet")
+    response = client.post(f"{url}/proposals/{proposal.id}/merge",
+                           data={f"merge-{proposal.id}-into": typed})
+    assert response.status_code in (400, 404)
+    assert refresh(proposal).status == "visible"
+
+
+def test_the_console_lists_merge_targets_once_not_once_per_proposal(with_proposals, workshop):
+    """A <select> of every other proposal in every proposal's merge form grew with the square
+    of the proposals; one shared list grows with them."""
+    client, url, anna, _bo = with_proposals
+    made = [propose(workshop, anna, f"Forslag nummer {i}") for i in range(30)]
+    page = text(client.get(url))
+    assert page.count('<datalist id="merge-targets">') == 1
+    assert page.count("<option value=\"#") == len(made)
+    assert page.count('list="merge-targets"') == len(made)
+    assert not re.search(r'<select[^>]*name="merge-', page)
 
 
 def test_approving_a_hidden_proposal_is_a_clear_409(with_proposals, workshop):

@@ -4,6 +4,7 @@ join link and QR code, participants, settings, model elements, moderation and it
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from flask import (
@@ -147,8 +148,25 @@ class ModerationEditForm(FlaskForm):
     submit = SubmitField(_l("Gem rettelsen"))
 
 
+class ProposalNumberField(StringField):
+    """A proposal chosen by its number: "12", "#12" or "#12 Title" (what the shared list of
+    proposals fills in) give 12; anything else gives None, and the domain explains."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        match = re.match(r"\s*#?\s*(\d{1,18})\b", self.data or "")
+        self.data = int(match.group(1)) if match else None
+
+    def _value(self):
+        return "" if self.data is None else str(self.data)
+
+
 class MergeForm(FlaskForm):
-    into = SelectField(_l("Læg sammen med"), coerce=int_or_none, validate_choice=False)
+    # One text field with a list of proposals shared by every form on the page (a <select>
+    # per proposal listing every other one made the console grow with the square of them).
+    into = ProposalNumberField(_l("Læg sammen med forslag nr."),
+                               render_kw={"list": "merge-targets", "autocomplete": "off",
+                                          "inputmode": "search"})
     reason = StringField(_l("Begrundelse (valgfrit)"),
                          render_kw={"maxlength": moderation.REASON_MAX})
     submit = SubmitField(_l("Læg sammen"))
@@ -248,12 +266,9 @@ def _moderation_edit_form(workshop, proposal, formdata: bool = False) -> Moderat
     return form
 
 
-def _merge_form(proposal, targets, formdata: bool = False) -> MergeForm:
+def _merge_form(proposal, formdata: bool = False) -> MergeForm:
     prefix = f"merge-{proposal.id}"
-    form = MergeForm(prefix=prefix) if formdata else MergeForm(formdata=None, prefix=prefix)
-    form.into.choices = [("", _l("Vælg forslag"))] + [
-        (t.id, f"#{t.id} {t.title}") for t in targets if t.id != proposal.id]
-    return form
+    return MergeForm(prefix=prefix) if formdata else MergeForm(formdata=None, prefix=prefix)
 
 
 def _log_detail(entry, titles, elements) -> str:
@@ -309,7 +324,7 @@ def _render_console(workshop: Workshop, failure: Failure | None = None, status: 
         edit_forms[p.id] = pick("proposal-edit", p.id,
                                 lambda p=p: _moderation_edit_form(workshop, p))
         merge_forms[p.id] = pick("proposal-merge", p.id,
-                                 lambda p=p: _merge_form(p, targets))
+                                 lambda p=p: _merge_form(p))
     element_forms = {
         e.id: pick("element-edit", e.id, lambda e=e: ElementForm(
             formdata=None, prefix=f"element-{e.id}", title=e.title, description=e.description))
@@ -357,6 +372,7 @@ def _render_console(workshop: Workshop, failure: Failure | None = None, status: 
         hide_forms=hide_forms,
         edit_forms=edit_forms,
         merge_forms=merge_forms,
+        merge_targets=targets,
         element_titles=element_titles,
         status_labels=STATUS_LABELS,
         log=log,
@@ -611,9 +627,7 @@ def moderate(code: str, proposal_id: int, action: str):
     elif action == "edit":
         form = _moderation_edit_form(workshop, proposal, formdata=True)
     elif action == "merge":
-        targets = [p for p in proposals.all_proposals(workshop)
-                   if p.status in (ProposalStatus.VISIBLE.value, ProposalStatus.PENDING.value)]
-        form = _merge_form(proposal, targets, formdata=True)
+        form = _merge_form(proposal, formdata=True)
     failure = Failure(f"proposal-{action}", "", target_id=proposal.id, form=form)
     if form is not None:
         if not form.validate():

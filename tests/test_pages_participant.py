@@ -597,3 +597,58 @@ def test_a_post_with_the_page_csrf_token_is_accepted(client):
         "csrf_token": token, "display_name": "Anna", "consent": "y"})
     assert response.status_code == 302
     assert count(Participant) == 1
+
+
+# --- Approval and score: controls in the method's own words -------------------------------------
+
+
+def method_workshop(method: str):
+    from workshop.domain import voting
+
+    workshop = make_workshop(phase="ideation")
+    anna = join_as(workshop, "Anna")
+    first = propose(workshop, anna, "Fast kontaktperson")
+    propose(workshop, anna, "Gratis bus")
+    voting.set_voting_method(workshop, workshop.facilitators[0], method)
+    move_to(workshop, "voting")
+    return workshop, anna, first
+
+
+def test_approval_is_one_toggle_per_proposal_and_works_without_script(client):
+    workshop, anna, first = method_workshop("approval")
+    as_participant(client, workshop, anna)
+    url = f"/w/{workshop.code}"
+    page = text(client.get(url))
+    assert page.count('data-toggle="1" aria-pressed="false"') == 3  # and the template
+    assert 'aria-label="Støt forslaget: Fast kontaktperson"' in page
+    assert "Giv prik" not in page and 'id="remaining"' not in page
+    response = client.post(f"{url}/proposals/{first.id}/dots", data={"dots": "1"},
+                           follow_redirects=True)
+    page = text(response)
+    assert response.status_code == 200 and "Du støtter nu forslaget." in page
+    assert page.count('aria-pressed="true"') == 1
+    assert count(DotVote, DotVote.participant_id == anna.id) == 1
+    page = text(client.post(f"{url}/proposals/{first.id}/dots", data={"dots": "0"},
+                            follow_redirects=True))
+    assert "Du støtter ikke længere forslaget." in page
+    assert count(DotVote, DotVote.participant_id == anna.id) == 0
+
+
+def test_score_is_one_tap_from_one_to_five_and_works_without_script(client):
+    workshop, anna, first = method_workshop("score")
+    as_participant(client, workshop, anna)
+    url = f"/w/{workshop.code}"
+    page = text(client.get(url))
+    for k in range(1, 6):
+        assert f'aria-label="Karakter {k} til Fast kontaktperson"' in page
+    assert "Giv prik" not in page
+    page = text(client.post(f"{url}/proposals/{first.id}/dots", data={"dots": "4"},
+                            follow_redirects=True))
+    assert "Din karakter til forslaget er nu 4." in page
+    assert re.search(r'data-set="4" aria-pressed="true"', page)
+    page = text(client.post(f"{url}/proposals/{first.id}/dots", data={"dots": "0"},
+                            follow_redirects=True))
+    assert "Din karakter til forslaget er fjernet." in page
+    response = client.post(f"{url}/proposals/{first.id}/dots", data={"dots": "6"})
+    assert response.status_code == 400
+    assert count(DotVote, DotVote.participant_id == anna.id) == 0

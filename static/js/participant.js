@@ -127,15 +127,32 @@
       var id = node && node.dataset.id;
       if (!id || id === placeholder) { return; }
       var mine = state.allocations[id] || 0;
-      box.querySelector("[data-field=mine]").textContent = String(mine);
+      var shown = box.querySelector("[data-field=mine]");
+      if (shown) { shown.textContent = box.dataset.method === "score" && !mine ? "–" : String(mine); }
       var row = box.querySelector("[data-field=dot-row]");
-      var dots = [];
-      for (var i = 0; i < mine; i++) { dots.push(L.el("span", { className: "dot" })); }
-      row.replaceChildren.apply(row, dots);
+      if (row) {
+        var dots = [];
+        for (var i = 0; i < mine; i++) { dots.push(L.el("span", { className: "dot" })); }
+        row.replaceChildren.apply(row, dots);
+      }
+      // Dots: one more, one less, within the budget and the cap per proposal.
       box.querySelectorAll("button[data-step]").forEach(function (button) {
         var step = Number(button.dataset.step);
         button.value = String(mine + step);
         button.disabled = step < 0 ? mine === 0 : (mine >= state.cap || left <= 0);
+      });
+      // Score: the chosen rating is pressed; "remove" only when there is one.
+      box.querySelectorAll("button[data-set]").forEach(function (button) {
+        var value = Number(button.dataset.set);
+        if (value === 0) { button.disabled = mine === 0; return; }
+        button.setAttribute("aria-pressed", String(mine === value));
+        button.classList.toggle("primary", mine === value);
+      });
+      // Approval: one toggle.
+      box.querySelectorAll("button[data-toggle]").forEach(function (button) {
+        button.value = mine ? "0" : "1";
+        button.setAttribute("aria-pressed", String(mine > 0));
+        button.classList.toggle("primary", mine > 0);
       });
       var number = box.querySelector("input[type=number]");
       if (number && document.activeElement !== number) { number.value = String(mine); }
@@ -276,9 +293,11 @@
     if (kind === "propose") { submitProposal(form); }
     else if (kind === "comment") { submitComment(form); }
     else if (kind === "vote") {
-      var step = event.submitter ? Number(event.submitter.dataset.step) : 0;
-      var id = form.dataset.proposal;
-      vote(id, (state.allocations[id] || 0) + step);
+      var button = event.submitter, id = form.dataset.proposal;
+      var mine = state.allocations[id] || 0;
+      if (button && button.dataset.set !== undefined) { vote(id, Number(button.dataset.set)); }
+      else if (button && button.dataset.toggle) { vote(id, mine ? 0 : 1); }
+      else { vote(id, mine + (button ? Number(button.dataset.step) || 0 : 0)); }
     } else if (kind === "vote-number") {
       vote(form.dataset.proposal, parseInt(form.querySelector("input[type=number]").value, 10) || 0);
     }

@@ -4,6 +4,7 @@ live updates never wipe what the participant is typing."""
 from __future__ import annotations
 
 import pytest
+import requests
 from playwright.sync_api import expect
 
 from tests.browser.support import (
@@ -12,6 +13,7 @@ from tests.browser.support import (
     api_participant,
     api_propose,
     api_session,
+    api_set_phase,
     join,
     login,
     make_user,
@@ -67,3 +69,65 @@ def test_participant_follows_the_facilitator_without_a_reload_and_keeps_what_is_
     expect(anna.locator("article.proposal", has_text="Gratis bus").locator("textarea")) \
         .to_have_value("God idé, men hvem betaler")
     assert anna.evaluate("() => window.__samskabMark") == "same page"
+
+
+@pytest.mark.parametrize("method", ["approval", "score"])
+def test_approval_and_score_are_voted_in_one_tap_live(server, person, method):
+    """Under approval a proposal has one toggle; under score, the ratings 1-5. A tap is sent
+    over the socket, shown at once, and is what the server holds after a reload."""
+    facilitator = make_user(server)
+    staff = api_session(server, facilitator)
+    code = api_create_workshop(server, staff, "Frivillige på hospitalet")
+    response = staff.put(f"{server.url}/api/v1/workshops/{code}/voting-method",
+                         json={"voting_method": method})
+    assert response.status_code == 200, response.text
+    api_set_phase(server, staff, code, "ideation")
+    bo = api_participant(server, code, "Bo", "Røde Kors")
+    api_propose(server, code, bo, "Gratis bus til frivillige")
+    api_propose(server, code, bo, "Fast kontaktperson")
+
+    anna = person()
+    join(anna, server, code, "Anna", "Ældre Sagen")
+    api_set_phase(server, staff, code, "review")
+    api_set_phase(server, staff, code, "voting")
+    wait_phase(anna, "voting")
+    anna.evaluate("() => { window.__samskabMark = 'same page'; }")
+    expect(anna.get_by_role("button", name="Giv prik til Gratis bus til frivillige")) \
+        .to_have_count(0)
+    if method == "approval":
+        bus = anna.get_by_role("button", name="Støt forslaget: Gratis bus til frivillige")
+        other = anna.get_by_role("button", name="Støt forslaget: Fast kontaktperson")
+        bus.click()
+        expect(bus).to_have_attribute("aria-pressed", "true")
+        other.click()
+        expect(other).to_have_attribute("aria-pressed", "true")
+        other.click()
+        expect(other).to_have_attribute("aria-pressed", "false")
+        expected = {"Gratis bus til frivillige": 1}
+    else:
+        four = anna.get_by_role("button", name="Karakter 4 til Gratis bus til frivillige")
+        two = anna.get_by_role("button", name="Karakter 2 til Gratis bus til frivillige")
+        four.click()
+        expect(four).to_have_attribute("aria-pressed", "true")
+        two.click()
+        expect(two).to_have_attribute("aria-pressed", "true")
+        expect(four).to_have_attribute("aria-pressed", "false")
+        one = anna.get_by_role("button", name="Karakter 1 til Fast kontaktperson")
+        one.click()
+        expect(one).to_have_attribute("aria-pressed", "true")
+        remove = anna.get_by_role("button", name="Fjern din karakter til Fast kontaktperson")
+        remove.click()
+        expect(one).to_have_attribute("aria-pressed", "false")
+        expect(remove).to_be_disabled()
+        expected = {"Gratis bus til frivillige": 2}
+    expect(anna.locator("[data-field=vote-state]").first).to_have_text("", timeout=10_000)
+    assert anna.evaluate("() => window.__samskabMark") == "same page"  # no reload
+    # The server holds what the page showed.
+    cookies = {c["name"]: c["value"] for c in anna.context.cookies()}
+    held = requests.get(f"{server.url}/api/v1/workshops/{code}/votes", cookies=cookies)
+    assert held.status_code == 200, held.text
+    titles = {p["id"]: p["title"] for p in
+              requests.get(f"{server.url}/api/v1/workshops/{code}/proposals",
+                           cookies=cookies).json()["proposals"]}
+    assert {titles[int(pid)]: dots for pid, dots in held.json()["allocations"].items()} \
+        == expected

@@ -515,10 +515,21 @@ def vote(code: str, proposal_id: int):
     except DomainError as error:
         return _refused(workshop, participant, error,
                         Failure("vote", "", proposal_id=proposal_id))
-    flash(ngettext("Du har nu %(num)d prik på forslaget og %(left)d tilbage.",
-                   "Du har nu %(num)d prikker på forslaget og %(left)d tilbage.",
-                   result.dots, left=result.remaining), "success")
+    flash(_vote_saved(workshop, result), "success")
     return _back(workshop, f"p-{proposal_id}")
+
+
+def _vote_saved(workshop: Workshop, result) -> str:
+    """What a vote that was saved did, in the words of the workshop's voting method."""
+    if workshop.voting_method == "approval":
+        return _("Du støtter nu forslaget.") if result.dots else \
+            _("Du støtter ikke længere forslaget.")
+    if workshop.voting_method == "score":
+        return _("Din karakter til forslaget er nu %(k)d.", k=result.dots) if result.dots else \
+            _("Din karakter til forslaget er fjernet.")
+    return ngettext("Du har nu %(num)d prik på forslaget og %(left)d tilbage.",
+                    "Du har nu %(num)d prikker på forslaget og %(left)d tilbage.",
+                    result.dots, left=result.remaining)
 
 
 # --- A participant's own data ---------------------------------------------------------------------

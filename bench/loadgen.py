@@ -24,6 +24,15 @@ import time
 import uuid
 from http.cookies import SimpleCookie
 
+
+def ack_timeouts() -> tuple[type[BaseException], ...]:
+    """What a call whose ack never came raises: python-socketio's own TimeoutError (not the
+    builtin one, which an asyncio timeout raises). Both count as a lost ack, not an error."""
+    import socketio
+
+    return (TimeoutError, socketio.exceptions.TimeoutError)
+
+
 NS = "/live"
 
 
@@ -204,7 +213,7 @@ class Generator:
                        "element_id": command["element_id"], "client_id": uuid.uuid4().hex}
             try:
                 ack = await client.sio.call("propose", payload, namespace=NS, timeout=timeout)
-            except TimeoutError:
+            except ack_timeouts():
                 lost += 1
                 return
             except Exception as error:
@@ -262,7 +271,7 @@ class Generator:
                 try:
                     ack = await client.sio.call("vote", {"proposal_id": pid, "dots": value},
                                                 namespace=NS, timeout=timeout)
-                except TimeoutError:
+                except ack_timeouts():
                     records.append((pid, t0, None, False, "lost", lag))
                     continue
                 except Exception as error:

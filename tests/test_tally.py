@@ -69,8 +69,10 @@ def test_the_live_tally_equals_the_ranking_of_every_ballot(app, method):
     expected = rank(candidates, ballots, "participant")
     org = scores(ballots, "organisation")
     data = tally(workshop)
-    assert [(r["id"], r["rank"], r["dots"], r["supporters"]) for r in data["rows"]] == \
-        [(r.proposal_id, r.rank, r.dots, r.supporters) for r in expected]
+    assert data["method"] == method
+    assert [(r["id"], r["rank"], r["dots"], r["supporters"], r["score"]) for r in data["rows"]] \
+        == [(r.proposal_id, r.rank, r.dots, r.supporters, round(float(r.score), 3))
+            for r in expected]
     assert {r["id"]: r["org_score"] for r in data["rows"]} == \
         {r.proposal_id: round(float(org.get(r.proposal_id, 0)), 4) for r in expected}
     assert data["dots"] == sum(b.dots for b in ballots)

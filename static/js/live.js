@@ -238,7 +238,32 @@
     return text.replace("{n}", String(n));
   }
 
+  /* A tally row in the words of the workshop's voting method (tally.method):
+   * dots: "12 prikker · 7 støttere"; approval: "7 støttere" (each yes is a supporter);
+   * score: "Karakter 4,2 · 7 støttere" (the ranking's damped mean; 4 and 5 count as support). */
+  var SCORE_MAX = 5;
+
+  function formatScore(score) {
+    var lang = document.documentElement.lang || "da";
+    return Number(score || 0).toLocaleString(lang, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  }
+
+  function tallyText(labels, method, row) {
+    var supporters = plural(labels, "supporters", row.supporters);
+    if (method === "approval") { return supporters; }
+    if (method === "score") { return (labels.rating || "").replace("{score}", formatScore(row.score)) + " · " + supporters; }
+    return plural(labels, "dots", row.dots) + " · " + supporters;
+  }
+
+  /* A bar's length, 0-100: ratings on their own scale, counts against the largest. */
+  function tallyWidth(method, row, rows) {
+    if (method === "score") { return 100 * (row.score || 0) / SCORE_MAX; }
+    var max = rows.reduce(function (m, r) { return Math.max(m, r.dots); }, 1);
+    return 100 * row.dots / max;
+  }
+
   window.SamskabLive = {
+    tallyText: tallyText, tallyWidth: tallyWidth, formatScore: formatScore,
     plural: plural, refresher: refresher, fieldChanged: fieldChanged,
     connect: connect, el: el, readJSON: readJSON, uuid: uuid,
     timerRemaining: timerRemaining, formatDuration: formatDuration

@@ -213,14 +213,16 @@
 
   function renderTally() {
     var rows = state.tally ? state.tally.rows : [];
-    var totals = {};
-    rows.forEach(function (r) { totals[r.id] = r.dots; });
+    var method = state.tally ? state.tally.method : "dots";
+    var rowOf = {};
+    rows.forEach(function (r) { rowOf[r.id] = r; });
     root.querySelectorAll("[data-field=total]").forEach(function (slot) {
       var node = slot.closest("[data-id]");
       var id = node && node.dataset.id;
-      if (!state.tally || !(id in totals)) { slot.hidden = true; return; }
+      if (!state.tally || !(id in rowOf)) { slot.hidden = true; return; }
       slot.hidden = false;
-      slot.textContent = L.plural(labels, "total", totals[id]);
+      slot.textContent = method === "dots" ? L.plural(labels, "total", rowOf[id].dots)
+                                           : L.tallyText(labels, method, rowOf[id]);
     });
   }
 

@@ -30,16 +30,15 @@
     if (!state.tally) { section.hidden = true; return; }
     section.hidden = false;
     var rows = state.tally.rows.filter(function (r) { return state.proposals[r.id]; }).slice(0, 10);
-    var max = rows.reduce(function (m, r) { return Math.max(m, r.dots); }, 1);
+    var method = state.tally.method;
     var bars = $("bars");
     bars.replaceChildren.apply(bars, rows.map(function (row) {
       var bar = L.el("span", { className: "present-bar", "aria-hidden": "true" });
-      bar.style.width = (100 * row.dots / max).toFixed(1) + "%";  // CSSOM: allowed by the CSP
+      bar.style.width = L.tallyWidth(method, row, rows).toFixed(1) + "%";  // CSSOM: allowed by the CSP
       return L.el("li", {}, [
         L.el("span", { className: "present-bar-title", text: state.proposals[row.id].title }),
         L.el("span", { className: "present-bar-track" }, [bar]),
-        L.el("span", { className: "present-bar-value",
-                       text: L.plural(labels, "dots", row.dots) + " · " + L.plural(labels, "supporters", row.supporters) })
+        L.el("span", { className: "present-bar-value", text: L.tallyText(labels, method, row) })
       ]);
     }));
   }

@@ -131,3 +131,10 @@ def test_approval_and_score_are_voted_in_one_tap_live(server, person, method):
                            cookies=cookies).json()["proposals"]}
     assert {titles[int(pid)]: dots for pid, dots in held.json()["allocations"].items()} \
         == expected
+    # The results in the method's words: a rating is not summed like dots.
+    api_set_phase(server, staff, code, "results")
+    wait_phase(anna, "results")
+    total = anna.locator("#forslag article.proposal", has_text="Gratis bus til frivillige") \
+        .locator("[data-field=total]")
+    expect(total).to_have_text("1 støtter" if method == "approval"
+                               else "Karakter 2,0 · 0 støttere")

@@ -49,11 +49,14 @@ def tally(workshop: Workshop, candidates: list[Candidate] | None = None) -> dict
             "dots": row.dots,
             "supporters": row.supporters,
             "org_score": round(float(org_scores.get(row.proposal_id, 0)), 4),
+            # What the ranking ranks by: the dots or yeses, or (score) the damped mean rating.
+            "score": round(float(row.score), 3),
         }
         for row in rank_summary(candidates, summed, "participant")
     ]
     return {
         "seq": seq,
+        "method": summed.method,
         "rows": rows,
         "voters": voters,
         "dots": sum(cell.total for cell in summed.cells),

@@ -37,7 +37,11 @@ def engine_options(uri: str) -> dict:
         if ":memory:" in uri or "mode=memory" in uri or uri.rstrip("/") == "sqlite:":
             return {}  # one shared in-memory database (tests): SQLAlchemy's StaticPool
         return {"pool_size": 50, "max_overflow": 50, "pool_timeout": 10}
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20, "pool_timeout": 10}
+    # No pre-ping: a round trip before every event's first statement. A connection the server
+    # dropped fails once; SQLAlchemy then discards the pool, and the action is refused as
+    # "unavailable" (clients retry it).
+    return {"pool_pre_ping": False, "pool_recycle": 1800, "pool_size": 10, "max_overflow": 20,
+            "pool_timeout": 10}
 
 
 def _secret_key() -> str:

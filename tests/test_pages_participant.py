@@ -652,3 +652,18 @@ def test_score_is_one_tap_from_one_to_five_and_works_without_script(client):
     response = client.post(f"{url}/proposals/{first.id}/dots", data={"dots": "6"})
     assert response.status_code == 400
     assert count(DotVote, DotVote.participant_id == anna.id) == 0
+
+
+@pytest.mark.parametrize("method, heading, hint", [
+    ("score", "Karakter (vægtet gennemsnit)", "hver deltagers karakter tæller én"),
+    ("approval", "Point (ja)", "hvert ja tæller ét"),
+])
+def test_results_are_shown_in_the_methods_own_terms(client, method, heading, hint):
+    workshop, anna, first = method_workshop(method)
+    vote(workshop, anna, first, 1)
+    move_to(workshop, "results")
+    as_participant(client, workshop, anna)
+    page = text(client.get(f"/w/{workshop.code}"))
+    assert f'<th scope="col" class="num">{heading}</th>' in page
+    assert '<th scope="col" class="num">Prikker</th>' not in page
+    assert hint in page and "hver prik tæller én" not in page

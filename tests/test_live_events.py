@@ -350,7 +350,8 @@ def test_tally_reaches_facilitator_but_not_participants_until_revealed(app, live
     flush_tallies()
     [t] = received(fac, "tally")
     assert t["rows"][0] == {"id": proposal.id, "rank": 1, "dots": 2, "supporters": 1,
-                            "org_score": 2.0}
+                            "score": 2.0, "org_score": 2.0}
+    assert t["method"] == "dots"
     assert received(a, "tally") == [] and received(screen, "tally") == []
     assert emit(fac, "reveal", {"revealed": True})["ok"]
     flush_tallies()

@@ -57,8 +57,8 @@ def test_demo_seeds_staff_and_a_workshop_with_proposals_and_votes(runner):
     reviewer = db.session.scalar(select(User).where(User.email == DEMO_REVIEWER[0]))
     assert facilitator.role == "facilitator" and facilitator.check_password(DEMO_FACILITATOR[1])
     assert reviewer.role == "reviewer" and reviewer.check_password(DEMO_REVIEWER[1])
-    workshop = db.session.scalar(select(Workshop))
-    assert workshop.title == DEMO_TITLE and workshop.phase == "voting"
+    workshop = db.session.scalar(select(Workshop).where(Workshop.title == DEMO_TITLE))
+    assert workshop.phase == "voting"
     assert count(Proposal) >= 5 and count(DotVote) > 0 and count(Participant) >= 5
     assert count(Comment) >= 1
     spent = db.session.execute(select(DotVote.participant_id, func.sum(DotVote.dots))
@@ -74,5 +74,28 @@ def test_demo_if_empty_does_not_duplicate(runner):
     again = runner.invoke(args=["demo", "--if-empty"])
     assert again.exit_code == 0, again.output
     assert (count(User), count(Workshop), count(Proposal), count(DotVote)) == counts
-    code = db.session.scalar(select(Workshop.code))
+    code = db.session.scalar(select(Workshop.code).where(Workshop.title == DEMO_TITLE))
     assert f"/j/{code}" in again.output
+
+
+def test_demo_also_seeds_a_finished_workshop_answered_and_published(runner):
+    """So that the afterwards can be tried too: the politician's review, the answers, and
+    what participants see through their links once the outcome is published."""
+    from workshop.cli import DEMO_ANSWERS, DEMO_FINISHED_TITLE
+    from workshop.domain import answers
+    from workshop.models import ProposalAnswer
+
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    finished = db.session.scalar(select(Workshop).where(Workshop.title == DEMO_FINISHED_TITLE))
+    assert finished.phase == "results" and finished.published_at is not None
+    assert count(ProposalAnswer) == len(DEMO_ANSWERS)
+    given = {db.session.get(Proposal, pid).title: a.status
+             for pid, a in answers.current_answers(finished).items()}
+    assert given == {title: status for title, (status, _why) in DEMO_ANSWERS.items()}
+    assert f"/review/{finished.code}" in result.output
+    reviewer = runner.app.test_client()
+    assert reviewer.post("/api/v1/auth/login", json={
+        "email": DEMO_REVIEWER[0], "password": DEMO_REVIEWER[1]}).status_code == 200
+    page = reviewer.get(f"/review/{finished.code}").get_data(as_text=True)
+    assert "Regionen udpeger en fast kontaktperson" in page

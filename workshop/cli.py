@@ -8,7 +8,7 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from .domain import proposals, voting, workshops
+from .domain import answers, proposals, voting, workshops
 from .domain.errors import DomainError
 from .domain.participants import join
 from .domain.users import create_user
@@ -18,6 +18,7 @@ from .models import Role, User, Workshop
 DEMO_FACILITATOR = ("facilitator@samskab.dk", "samskab-demo")
 DEMO_REVIEWER = ("politiker@samskab.dk", "samskab-demo")
 DEMO_TITLE = "Demo: Samarbejde med civilsamfundet"
+DEMO_FINISHED_TITLE = "Demo (afsluttet): Frivillige i sundhedsvæsenet"
 
 # (name, organisation, organisation type)
 DEMO_PARTICIPANTS = [
@@ -82,13 +83,16 @@ def register_cli(app: Flask) -> None:
     @app.cli.command("demo")
     @click.option("--if-empty", is_flag=True, help="Do nothing when a demo workshop exists.")
     def demo(if_empty: bool):
-        """Seed a facilitator, a reviewer and a demo workshop with proposals and votes."""
+        """Seed a facilitator, a reviewer, a live demo workshop (voting) and a finished one
+        (results, the politicians' answers, published)."""
         existing = db.session.scalar(select(Workshop).where(Workshop.title == DEMO_TITLE))
-        if existing is not None and if_empty:
-            _print_demo(existing)
-            return
-        workshop = seed_demo()
-        _print_demo(workshop)
+        finished = db.session.scalar(
+            select(Workshop).where(Workshop.title == DEMO_FINISHED_TITLE))
+        if not (if_empty and existing is not None):
+            existing = seed_demo()
+        if not (if_empty and finished is not None):
+            finished = seed_finished_demo()
+        _print_demo(existing, finished)
 
 
 def register_retention_cli(app: Flask) -> None:
@@ -112,20 +116,21 @@ def _user(email: str, password: str, role: str, name: str) -> User:
     return user or create_user(email, password, role, name)
 
 
-def seed_demo(seed: int = 7) -> Workshop:
+def seed_demo(seed: int = 7, title: str = DEMO_TITLE) -> Workshop:
     """A workshop from the default template in the voting phase, with proposals and votes."""
     rng = random.Random(seed)
     facilitator = _user(*DEMO_FACILITATOR, "facilitator", "Demo Facilitator")
     _user(*DEMO_REVIEWER, "reviewer", "Demo Politiker")
-    workshop = workshops.create_workshop(facilitator, DEMO_TITLE, None, "generic-model", None)
+    workshop = workshops.create_workshop(facilitator, title, None, "generic-model", None)
     workshops.set_phase(workshop, facilitator, "ideation")
     people = [join(workshop, name, org, kind, True).participant
               for name, org, kind in DEMO_PARTICIPANTS]
     elements = {e.key: e.id for e in workshop.elements}
     made = []
-    for index, (key, title, body) in enumerate(DEMO_PROPOSALS):
+    for index, (key, proposal_title, body) in enumerate(DEMO_PROPOSALS):
         author = people[index % len(people)]
-        proposal, _ = proposals.submit_proposal(workshop, author, title, body, elements[key])
+        proposal, _ = proposals.submit_proposal(workshop, author, proposal_title, body,
+                                                elements[key])
         made.append(proposal)
     proposals.add_comment(workshop, made[0].id, "Godt forslag – gerne med telefontid.",
                           participant=people[7])
@@ -142,11 +147,47 @@ def seed_demo(seed: int = 7) -> Workshop:
     return workshop
 
 
-def _print_demo(workshop: Workshop) -> None:
+# The politicians' answers in the finished demo, by proposal title.
+DEMO_ANSWERS = {
+    "Fast kontaktperson for foreninger": (
+        "adopted", "Regionen udpeger en fast kontaktperson fra næste år; kontaktoplysningerne "
+        "kommer på regionens hjemmeside."),
+    "Åbne kriterier for samarbejdsaftaler": (
+        "partly_adopted", "Kriterierne offentliggøres for nye aftaler; eksisterende aftaler "
+        "gennemgås, når de skal fornys."),
+    "Offentlig oversigt over samarbejder": (
+        "adopted", "Oversigten bliver en del af den digitale indgang for frivillige."),
+    "Frivilligkoordinator på hvert hospital": (
+        "not_adopted", "Der er ikke økonomi til en koordinator på hvert hospital i år; i stedet "
+        "deler hospitalerne to koordinatorer, og behovet vurderes igen ved næste budget."),
+    "Én digital indgang til frivillige opgaver": (
+        "under_consideration", ""),
+}
+
+
+def seed_finished_demo(seed: int = 11) -> Workshop:
+    """A finished workshop: voted, in the results phase, answered by the demo politician and
+    published to the participants, so that every screen of the afterwards can be tried."""
+    workshop = seed_demo(seed, DEMO_FINISHED_TITLE)
+    facilitator = db.session.scalar(select(User).where(User.email == DEMO_FACILITATOR[0]))
+    reviewer = db.session.scalar(select(User).where(User.email == DEMO_REVIEWER[0]))
+    workshops.set_phase(workshop, facilitator, "results")
+    titles = {p.title: p.id for p in proposals.all_proposals(workshop)}
+    for title, (status, reasoning) in DEMO_ANSWERS.items():
+        answers.set_answer(workshop, reviewer, titles[title], status, reasoning)
+    answers.publish(workshop, facilitator, True,
+                    "Tak for jeres forslag. Regionsrådet har behandlet dem; her er svarene.")
+    return workshop
+
+
+def _print_demo(workshop: Workshop, finished: Workshop | None = None) -> None:
     base = current_app.config["PUBLIC_URL"]
     click.echo("")
     click.echo("Samskab demo")
     click.echo(f"  Facilitator login: {base}/login  {DEMO_FACILITATOR[0]} / {DEMO_FACILITATOR[1]}")
     click.echo(f"  Reviewer login:    {base}/login  {DEMO_REVIEWER[0]} / {DEMO_REVIEWER[1]}")
     click.echo(f"  Join link:         {base}/j/{workshop.code}   (code {workshop.code})")
+    if finished is not None:
+        click.echo(f"  Finished workshop: {base}/review/{finished.code}   (answered and published;"
+                   f" reviewer login)")
     click.echo("")

@@ -9,11 +9,14 @@ from playwright.sync_api import expect
 
 from tests.browser.support import (
     DESKTOP,
+    PHONE,
     api_create_workshop,
     api_participant,
     api_propose,
     api_session,
     api_set_phase,
+    assert_accessible,
+    assert_no_horizontal_scroll,
     join,
     login,
     make_user,
@@ -122,6 +125,11 @@ def test_approval_and_score_are_voted_in_one_tap_live(server, person, method):
         expected = {"Gratis bus til frivillige": 2}
     expect(anna.locator("[data-field=vote-state]").first).to_have_text("", timeout=10_000)
     assert anna.evaluate("() => window.__samskabMark") == "same page"  # no reload
+    # WCAG 2.1 AA with the method's controls, chosen and not, and at 320 CSS px.
+    assert_accessible(anna, f"the participant's page, voting by {method}")
+    anna.set_viewport_size({"width": 320, "height": 640})
+    assert_no_horizontal_scroll(anna, f"the participant's page, voting by {method}, 320 px")
+    anna.set_viewport_size(PHONE)
     # The server holds what the page showed.
     cookies = {c["name"]: c["value"] for c in anna.context.cookies()}
     held = requests.get(f"{server.url}/api/v1/workshops/{code}/votes", cookies=cookies)

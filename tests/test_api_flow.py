@@ -36,6 +36,9 @@ def test_a_workshop_from_start_to_ranking(app, api, new_api):
     pid = proposal.get_json()["id"]
     assert anna.post(f"/proposals/{pid}/comments", {"body": "Godt"}).status_code == 201
 
+    bo = new_api()
+    assert bo.post(f"/workshops/{code}/participants",
+                   {"display_name": "Bo", "consent": True}).status_code == 201
     assert api.post(f"/workshops/{code}/phase", {"phase": "voting"}).status_code == 200
     voted = anna.put(f"/workshops/{code}/votes/{pid}", {"dots": 3})
     assert voted.get_json() == {"proposal_id": pid, "dots": 3, "remaining": 2, "applied": True,
@@ -49,6 +52,7 @@ def test_a_workshop_from_start_to_ranking(app, api, new_api):
     ranking = results.get_json()["ranking"]
     assert ranking[0] == {"rank": 1, "proposal_id": pid, "title": "Fast kontaktperson",
                           "element_id": element_id, "score": 3.0, "supporters": 1, "dots": 3}
+    assert results.get_json()["voters"] == 1  # Bo joined but did not vote
 
 
 @pytest.mark.usefixtures("app")

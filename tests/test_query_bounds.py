@@ -284,6 +284,7 @@ def test_results_run_a_fixed_number_of_statements(app, count_queries):
             if name.startswith("api"):
                 assert len(response.get_json()["ranking"]) == len(c.open_ids)
             counts[name][size] = q.count
-    for name, bound in (("api (reviewer)", 7), ("api (participant)", 7), ("review page", 11),
+    # The API's voter count comes with the fairness panel's (it was one more statement).
+    for name, bound in (("api (reviewer)", 6), ("api (participant)", 6), ("review page", 11),
                         ("participant page", 15)):
         assert_bounded(counts[name], bound)

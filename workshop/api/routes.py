@@ -397,7 +397,7 @@ def get_results(code: str):
              "ranking": [row.as_dict() for row in by_element.get(e.id, [])]}
             for e in workshop.elements
         ],
-        "voters": results.voter_count(workshop),
+        "voters": outcome.fairness.voters,  # everyone who placed a dot (a yes, a rating)
     })
 
 

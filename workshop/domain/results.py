@@ -148,10 +148,3 @@ def ranking(workshop: Workshop, weighting: str = "participant") -> list[Ranked]:
 def ranking_by_element(workshop: Workshop,
                        weighting: str = "participant") -> dict[int, list[Ranked]]:
     return rank_by_element(candidates(workshop), ballots(workshop), check_weighting(weighting))
-
-
-def voter_count(workshop: Workshop) -> int:
-    return db.session.scalar(
-        select(func.count(func.distinct(DotVote.participant_id)))
-        .where(DotVote.workshop_id == workshop.id)
-    )

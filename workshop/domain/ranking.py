@@ -57,11 +57,14 @@ class Ballot:
     method: str = "dots"
 
 
+def support_threshold(method: str = "dots") -> int:
+    """The least value that counts as support under a method: a dot or a yes, or a 4."""
+    return SUPPORT_SCORE if method == "score" else 1
+
+
 def supports(value: int, method: str = "dots") -> bool:
     """Whether a ballot's value counts as support for the proposal under a method."""
-    if method == "score":
-        return value >= SUPPORT_SCORE
-    return value > 0
+    return value >= support_threshold(method)
 
 
 def method_of(ballots: list[Ballot], method: str | None = None) -> str:

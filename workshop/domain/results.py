@@ -12,7 +12,6 @@ from .access import can_review
 from .errors import DomainError, invalid
 from .lenses import BOOTSTRAP_SAMPLES, Outcome, Voter, outcome
 from .ranking import (
-    SUPPORT_SCORE,
     WEIGHTINGS,
     Ballot,
     Candidate,
@@ -21,6 +20,7 @@ from .ranking import (
     Summary,
     rank,
     rank_by_element,
+    support_threshold,
 )
 
 
@@ -103,7 +103,7 @@ def summary(workshop: Workshop) -> tuple[Summary, int]:
     of voters: what the live tally ranks, in two statements whatever the number of votes.
     Equal to `ranking.summarise(ballots(workshop))` (tests/test_tally.py checks it)."""
     method = workshop.voting_method or "dots"
-    params = {"workshop": workshop.id, "supports_from": SUPPORT_SCORE if method == "score" else 1}
+    params = {"workshop": workshop.id, "supports_from": support_threshold(method)}
     connection = db.session.connection()
     sums: dict[tuple[int, str | None], tuple[int, int, int]] = {}
     for pid, group, n, total, backers in connection.execute(_CELLS, params):

@@ -28,10 +28,10 @@
       list.replaceChildren(L.el("li", { className: "hint", text: labels.no_votes }));
       return;
     }
-    var method = state.tally.method;
+    var method = state.tally.method, width = L.tallyScale(method, rows);
     list.replaceChildren.apply(list, rows.slice(0, 15).map(function (row) {
       var bar = L.el("span", { className: "bar-fill", "aria-hidden": "true" });
-      bar.style.width = L.tallyWidth(method, row, rows).toFixed(1) + "%";  // CSSOM: allowed by the CSP
+      bar.style.width = width(row).toFixed(1) + "%";  // CSSOM: allowed by the CSP
       return L.el("li", {}, [
         L.el("span", { className: "tally-title", text: "#" + row.id + " " + state.titles[row.id] }),
         L.el("span", { className: "bar-track" }, [bar]),

@@ -255,15 +255,16 @@
     return plural(labels, "dots", row.dots) + " · " + supporters;
   }
 
-  /* A bar's length, 0-100: ratings on their own scale, counts against the largest. */
-  function tallyWidth(method, row, rows) {
-    if (method === "score") { return 100 * (row.score || 0) / SCORE_MAX; }
+  /* The bars' scale for these rows: a row's length, 0-100. Ratings on their own scale,
+   * counts against the largest of the rows. */
+  function tallyScale(method, rows) {
+    if (method === "score") { return function (row) { return 100 * (row.score || 0) / SCORE_MAX; }; }
     var max = rows.reduce(function (m, r) { return Math.max(m, r.dots); }, 1);
-    return 100 * row.dots / max;
+    return function (row) { return 100 * row.dots / max; };
   }
 
   window.SamskabLive = {
-    tallyText: tallyText, tallyWidth: tallyWidth, formatScore: formatScore,
+    tallyText: tallyText, tallyScale: tallyScale,
     plural: plural, refresher: refresher, fieldChanged: fieldChanged,
     connect: connect, el: el, readJSON: readJSON, uuid: uuid,
     timerRemaining: timerRemaining, formatDuration: formatDuration

@@ -145,14 +145,12 @@
       box.querySelectorAll("button[data-set]").forEach(function (button) {
         var value = Number(button.dataset.set);
         if (value === 0) { button.disabled = mine === 0; return; }
-        button.setAttribute("aria-pressed", String(mine === value));
-        button.classList.toggle("primary", mine === value);
+        button.setAttribute("aria-pressed", String(mine === value));  // the CSS marks it
       });
       // Approval: one toggle.
       box.querySelectorAll("button[data-toggle]").forEach(function (button) {
         button.value = mine ? "0" : "1";
         button.setAttribute("aria-pressed", String(mine > 0));
-        button.classList.toggle("primary", mine > 0);
       });
       var number = box.querySelector("input[type=number]");
       if (number && document.activeElement !== number) { number.value = String(mine); }

@@ -30,11 +30,11 @@
     if (!state.tally) { section.hidden = true; return; }
     section.hidden = false;
     var rows = state.tally.rows.filter(function (r) { return state.proposals[r.id]; }).slice(0, 10);
-    var method = state.tally.method;
+    var method = state.tally.method, width = L.tallyScale(method, rows);
     var bars = $("bars");
     bars.replaceChildren.apply(bars, rows.map(function (row) {
       var bar = L.el("span", { className: "present-bar", "aria-hidden": "true" });
-      bar.style.width = L.tallyWidth(method, row, rows).toFixed(1) + "%";  // CSSOM: allowed by the CSP
+      bar.style.width = width(row).toFixed(1) + "%";  // CSSOM: allowed by the CSP
       return L.el("li", {}, [
         L.el("span", { className: "present-bar-title", text: state.proposals[row.id].title }),
         L.el("span", { className: "present-bar-track" }, [bar]),

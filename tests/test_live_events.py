@@ -8,6 +8,7 @@ import pytest
 from tests.factories import (
     PASSWORD,
     facilitator_of,
+    hide,
     join_as,
     make_user,
     make_workshop,
@@ -16,6 +17,8 @@ from tests.factories import (
     refresh,
     vote,
 )
+from workshop.domain import workshops
+from workshop.domain.proposals import add_comment
 from workshop.extensions import db, socketio
 from workshop.models import DotVote, Participant, Proposal
 
@@ -96,6 +99,30 @@ def test_participant_gets_a_snapshot_on_connect(app, live):
     assert len(snap["elements"]) == len(workshop.elements)
     assert snap["you"]["remaining"] == 5
     assert snap["tally"] is None  # blind voting by default
+
+
+def test_a_snapshot_carries_the_visible_comments_as_the_api_shows_them(app, live):
+    workshop = make_workshop(phase="ideation")
+    anna, bo = join_as(workshop, "Anna"), join_as(workshop, "Bo")
+    kept, hidden = propose(workshop, anna, "Fast kontaktperson"), propose(workshop, bo, "Dublet")
+    staff = make_user("facilitator", name="")  # a facilitator without a name
+    workshops.add_facilitator(workshop, facilitator_of(workshop), staff.email)
+    add_comment(workshop, kept.id, "Godt forslag", participant=bo)
+    add_comment(workshop, kept.id, "Tak for forslaget", user=staff)
+    add_comment(workshop, hidden.id, "Det samme som før", participant=anna)
+    hide(workshop, hidden)
+
+    [snap] = received(live.participant(workshop, anna), "snapshot")
+    api = app.test_client()
+    api.set_cookie(f"samskab_p_{workshop.code}", anna.token)
+    shown = api.get(f"/api/v1/proposals/{kept.id}/comments").get_json()["comments"]
+    assert snap["comments"] == shown
+    assert [(c["body"], c["author"], c["by_facilitator"]) for c in shown] == [
+        ("Godt forslag", "Bo", False), ("Tak for forslaget", "Facilitator", True)]
+
+    workshops.update_workshop(workshop, facilitator_of(workshop), {"show_names": False})
+    [snap] = received(live.participant(workshop, join_as(workshop, "Carl")), "snapshot")
+    assert [c["author"] for c in snap["comments"]] == [None, "Facilitator"]
 
 
 def test_connect_without_workshop_code_is_refused(app, live):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import NamedTuple
+
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from ..domain.participants import public_name
+from ..domain.participants import public_name, shown_name
 from ..domain.workshops import Settings
 from ..models import Comment, Participant, Proposal, User, Workshop
 
@@ -87,15 +90,36 @@ def proposal_json(proposal: Proposal, workshop: Workshop, *, staff: bool = False
 
 
 def comment_json(comment: Comment, workshop: Workshop) -> dict:
-    if comment.user is not None:
-        author = comment.user.name or str(_l("Facilitator"))  # never a staff e-mail
-    else:
-        author = public_name(comment.participant, workshop)
-    return {
-        "id": comment.id,
-        "proposal_id": comment.proposal_id,
-        "body": comment.body,
-        "author": author,
-        "by_facilitator": comment.user_id is not None,
-        "created_at": iso(comment.created_at),
-    }
+    return CommentRow(
+        comment.id, comment.proposal_id, comment.body, comment.created_at, comment.user_id,
+        comment.user.name if comment.user is not None else None,
+        comment.participant.display_name if comment.participant is not None else None,
+    ).json(workshop)
+
+
+class CommentRow(NamedTuple):
+    """A comment as its JSON needs it: what a snapshot reads in one statement, without loading
+    each comment, its author and its participant as objects (`live.snapshot`)."""
+
+    id: int
+    proposal_id: int
+    body: str
+    created_at: datetime | None
+    user_id: int | None
+    user_name: str | None
+    participant_name: str | None
+
+    def json(self, workshop: Workshop, facilitator_label: str | None = None) -> dict:
+        if self.user_id is not None:
+            # Never a staff e-mail.
+            author = self.user_name or facilitator_label or str(_l("Facilitator"))
+        else:
+            author = shown_name(self.participant_name, workshop)
+        return {
+            "id": self.id,
+            "proposal_id": self.proposal_id,
+            "body": self.body,
+            "author": author,
+            "by_facilitator": self.user_id is not None,
+            "created_at": iso(self.created_at),
+        }

@@ -98,6 +98,9 @@ def participant_for_token(token: str | None) -> Participant | None:
 
 def public_name(participant: Participant | None, workshop: Workshop) -> str | None:
     """What other participants see of an author: the name, unless the workshop hides names."""
-    if participant is None or not workshop.show_names:
-        return None
-    return participant.display_name
+    return shown_name(participant.display_name if participant is not None else None, workshop)
+
+
+def shown_name(display_name: str | None, workshop: Workshop) -> str | None:
+    """`public_name` for a display name read without its participant."""
+    return display_name if workshop.show_names else None

@@ -9,17 +9,27 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from ..api.serialize import comment_json, join_url, proposal_json
+from ..api.serialize import CommentRow, join_url, proposal_json
 from ..domain import results
 from ..domain.facilitation import timer_state
 from ..domain.participants import ORGANISATION_TYPE_LABELS
 from ..domain.ranking import Candidate, rank_summary, summary_scores
 from ..domain.workshops import Settings, allowed_phase_moves
 from ..extensions import db
-from ..models import Comment, DotVote, Participant, Phase, Proposal, ProposalStatus, Workshop
+from ..models import (
+    Comment,
+    DotVote,
+    Participant,
+    Phase,
+    Proposal,
+    ProposalStatus,
+    User,
+    Workshop,
+)
 
 FACILITATOR, PRESENTER, PARTICIPANT = "facilitator", "presenter", "participant"
 
@@ -89,19 +99,20 @@ def _candidates(every: list[Proposal]) -> list[Candidate]:
 
 
 def _comments(workshop: Workshop, proposal_ids: set[int]) -> list[dict]:
-    rows = db.session.scalars(
-        select(Comment)
+    # Columns, not objects: the comments are most of a snapshot, and loading each as an ORM
+    # object with its author made a snapshot several times slower and its memory peak larger.
+    rows = db.session.execute(
+        select(Comment.id, Comment.proposal_id, Comment.body, Comment.created_at,
+               Comment.user_id, User.name, Participant.display_name)
         .join(Proposal, Comment.proposal_id == Proposal.id)
+        .outerjoin(User, Comment.user_id == User.id)
+        .outerjoin(Participant, Comment.participant_id == Participant.id)
         .where(Proposal.workshop_id == workshop.id, Comment.hidden.is_(False))
-        .options(joinedload(Comment.participant), joinedload(Comment.user))
         .order_by(Comment.id)
     )
-    out = []
-    for comment in rows:
-        if comment.proposal_id not in proposal_ids:
-            continue
-        out.append(comment_json(comment, workshop))
-    return out
+    facilitator = str(_l("Facilitator"))
+    return [CommentRow(*row).json(workshop, facilitator)
+            for row in rows if row.proposal_id in proposal_ids]
 
 
 def workshop_header(workshop: Workshop) -> dict:

@@ -15,6 +15,9 @@ BAD = [
     ("LIVE_EVENT_RATE", "nan", "a number of at least 0.1"),
     ("HEAP_TRIM_INTERVAL", "-1", "a number of at least 0"),
     ("LIVE_EVENT_BURST", "-3", "an integer of at least 1"),
+    ("GC_THRESHOLDS", "10000,10", "three positive integers such as 10000,10,10"),
+    ("GC_THRESHOLDS", "0,10,10", "three positive integers such as 10000,10,10"),
+    ("GC_THRESHOLDS", "lots", "three positive integers such as 10000,10,10"),
     ("TRUSTED_PROXIES", "one", "an integer of at least 0"),
     ("RATELIMIT_JOIN", "lots", 'a rate such as "30 per minute"'),
     ("RATELIMIT_PARTICIPANT_VOTE", "120 per fortnight", 'a rate such as "30 per minute"'),
@@ -39,7 +42,9 @@ def test_good_and_empty_settings_are_taken(monkeypatch):
     monkeypatch.setenv("RATELIMIT_JOIN", "500/minute")
     monkeypatch.setenv("PUBLIC_URL", "https://samskab.region.dk/")
     monkeypatch.setenv("REDIS_URL", "rediss://cache.region.dk:6380/0")
+    monkeypatch.setenv("GC_THRESHOLDS", " 5000, 20,10 ")
     config = Config()
+    assert config.GC_THRESHOLDS == (5000, 20, 10)
     assert (config.LIVE_EVENT_RATE, config.LIVE_EVENT_BURST, config.TRUSTED_PROXIES) == (2.5, 10, 0)
     assert config.PUBLIC_URL == "https://samskab.region.dk" and config.SESSION_COOKIE_SECURE
 

@@ -57,3 +57,25 @@ def test_the_broadcaster_trims_with_the_configured_interval(app):
 
     assert app.config["HEAP_TRIM_INTERVAL"] == 30
     assert broadcaster.trimmer.interval == 30
+
+
+def test_the_server_entry_point_sets_up_the_collector_and_nothing_else_does(tmp_path):
+    """workshop.wsgi (what gunicorn loads) freezes the loaded app and sets GC_THRESHOLDS;
+    create_app alone, as tests and `flask` commands use it, leaves the collector as it was."""
+    import os
+    import subprocess
+
+    from tests.server import BIN, ROOT
+
+    show = "import gc; print(gc.get_threshold(), gc.get_freeze_count() > 0)"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}",
+           "GC_THRESHOLDS": "20000,15,12"}
+
+    def run(code):
+        done = subprocess.run([str(BIN / "python"), "-c", code], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert run(f"import workshop.wsgi; {show}") == "(20000, 15, 12) True"
+    assert run(f"from workshop import create_app; create_app(); {show}") == "(700, 10, 10) False"

@@ -78,6 +78,17 @@ def _number(env, name: str, default: str, kind=int, minimum: float = 0):
     return value
 
 
+def _thresholds(env, name: str, default: str) -> tuple[int, int, int]:
+    raw = env.get(name) or default
+    try:
+        values = tuple(int(part) for part in raw.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3 or min(values) < 1:
+        raise ConfigError(name, raw, "three positive integers such as 10000,10,10")
+    return values
+
+
 def _rate(env, name: str, default: str) -> str:
     from limits import parse
 
@@ -147,6 +158,9 @@ class Config:
         # Seconds between giving freed heap back to the operating system (workshop/heap.py),
         # so that the server's memory follows what is in use, not its highest peak; 0: never.
         self.HEAP_TRIM_INTERVAL = _number(env, "HEAP_TRIM_INTERVAL", "30", float, 0)
+        # The server's cycle-collector thresholds, three integers (workshop/heap.py, tune_gc):
+        # a full collection stops every connection of the process while it runs.
+        self.GC_THRESHOLDS = _thresholds(env, "GC_THRESHOLDS", "10000,10,10")
         # How many proxies (load balancer, nginx) stand in front: their X-Forwarded-For is
         # trusted that many hops deep, so that limits per address see the client's address.
         self.TRUSTED_PROXIES = _number(env, "TRUSTED_PROXIES", "0")

@@ -4,6 +4,7 @@ import sys
 
 from . import create_app
 from .config import ConfigError
+from .heap import tune_gc
 
 # gunicorn stops the whole server (instead of restarting the worker forever) when a worker
 # exits with this code: "App failed to load".
@@ -14,3 +15,6 @@ try:
 except ConfigError as error:
     print(error, file=sys.stderr, flush=True)
     sys.exit(APP_LOAD_ERROR)
+
+# Only in the server: tests and `flask` commands keep Python's own collector settings.
+tune_gc(app.config["GC_THRESHOLDS"])

@@ -1246,6 +1246,8 @@ PROBE_SERIES = {
     "py_used_kb": "Python objects (pymalloc blocks in use)",
     "c_used_kb": "C allocations in use (glibc mallinfo2 uordblks + hblkhd)",
     "held_kb": "held by the allocators: pymalloc arenas + glibc heap and mmaps",
+    "py_held_kb": "held by pymalloc: its arenas, in use or not",
+    "c_held_kb": "held by glibc: its heap and mmaps (mallinfo2 arena + hblkhd)",
     "sqlite_kb": "SQLite's own allocations (sqlite3_memory_used)",
 }
 
@@ -1261,6 +1263,8 @@ def probe_series(out: dict) -> list[dict]:
              "py_used_kb": row["py_used_b"] / 1024,
              "c_used_kb": row.get("c_used_b", 0) / 1024,
              "held_kb": (row.get("py_total_b", 0) + row.get("c_heap_b", 0)) / 1024,
+             "py_held_kb": row.get("py_total_b", 0) / 1024,
+             "c_held_kb": row.get("c_heap_b", 0) / 1024,
              "sqlite_kb": row.get("sqlite_b", 0) / 1024,
              "gc_objects": row.get("gc_objects"), "db_open": row.get("db_open")}
         r["live_kb"] = r["py_used_kb"] + r["c_used_kb"]

@@ -180,14 +180,13 @@ def seed_finished_demo(seed: int = 11) -> Workshop:
     return workshop
 
 
-def _print_demo(workshop: Workshop, finished: Workshop | None = None) -> None:
+def _print_demo(workshop: Workshop, finished: Workshop) -> None:
     base = current_app.config["PUBLIC_URL"]
     click.echo("")
     click.echo("Samskab demo")
     click.echo(f"  Facilitator login: {base}/login  {DEMO_FACILITATOR[0]} / {DEMO_FACILITATOR[1]}")
     click.echo(f"  Reviewer login:    {base}/login  {DEMO_REVIEWER[0]} / {DEMO_REVIEWER[1]}")
     click.echo(f"  Join link:         {base}/j/{workshop.code}   (code {workshop.code})")
-    if finished is not None:
-        click.echo(f"  Finished workshop: {base}/review/{finished.code}   (answered and published;"
-                   f" reviewer login)")
+    click.echo(f"  Finished workshop: {base}/review/{finished.code}   (answered and published;"
+               f" reviewer login)")
     click.echo("")

@@ -109,10 +109,9 @@ class CommentRow(NamedTuple):
     user_name: str | None
     participant_name: str | None
 
-    def json(self, workshop: Workshop, facilitator_label: str | None = None) -> dict:
+    def json(self, workshop: Workshop) -> dict:
         if self.user_id is not None:
-            # Never a staff e-mail.
-            author = self.user_name or facilitator_label or str(_l("Facilitator"))
+            author = self.user_name or str(_l("Facilitator"))  # never a staff e-mail
         else:
             author = shown_name(self.participant_name, workshop)
         return {

@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
@@ -110,9 +109,7 @@ def _comments(workshop: Workshop, proposal_ids: set[int]) -> list[dict]:
         .where(Proposal.workshop_id == workshop.id, Comment.hidden.is_(False))
         .order_by(Comment.id)
     )
-    facilitator = str(_l("Facilitator"))
-    return [CommentRow(*row).json(workshop, facilitator)
-            for row in rows if row.proposal_id in proposal_ids]
+    return [CommentRow(*row).json(workshop) for row in rows if row.proposal_id in proposal_ids]
 
 
 def workshop_header(workshop: Workshop) -> dict:

@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from tests.factories import join_as, make_workshop, move_to, propose, vote
-from tests.test_live_events import emit, flush_tallies, live, received  # noqa: F401 - fixture
+from tests.test_live_events import NS, emit, flush_tallies, live, received  # noqa: F401 - fixture
 from workshop.live import queue as queue_module
 from workshop.live.queue import RecoveringRedisManager
 
@@ -179,3 +179,44 @@ def test_a_busy_pool_is_answered_unavailable_so_the_client_resends(app, voting_w
     http.set_cookie(f"samskab_p_{workshop.code}", voter.token)
     answer = http.put(f"/api/v1/workshops/{workshop.code}/votes/{proposal.id}", json={"dots": 1})
     assert answer.status_code == 503 and answer.get_json()["error"]["code"] == "unavailable"
+
+
+@pytest.mark.parametrize("failure", ["pool", "database"])
+def test_a_connect_the_database_cannot_serve_is_refused_unavailable(app, voting_workshop,
+                                                                    request, monkeypatch,
+                                                                    failure):
+    """A restarted server with every screen reconnecting at once (the pool busy), or the
+    database down: the connect is refused with "unavailable", which the clients retry, and
+    leaves nothing behind; never left unanswered, which would leave a screen connecting."""
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    import workshop.live as live_module
+    from workshop.live import presence
+
+    workshop, _proposal, voter = voting_workshop
+    refusals = []
+    refuse = live_module._refuse
+    monkeypatch.setattr(live_module, "_refuse",
+                        lambda code, message: refusals.append((code, message))
+                        or refuse(code, message))
+    error = (PoolTimeout("QueuePool limit of size 10 overflow 20 reached") if failure == "pool"
+             else OperationalError("SELECT", {}, Exception("server closed the connection")))
+
+    def broken(*_args, **_kwargs):
+        raise error
+
+    # After the connection is registered and in its rooms: all of it must be undone.
+    monkeypatch.setattr(live_module, "_snapshot_for", broken)
+    phone = request.getfixturevalue("live").participant(workshop, voter)
+    assert not phone.is_connected(NS)
+    assert [code for code, _message in refusals] == ["unavailable"]
+    assert "utilgængelig" in refusals[0][1]
+    assert live_module._connections == {}
+    presence._cache.clear()
+    assert presence.presence_for(workshop.id)["online"] == 0
+
+    monkeypatch.undo()  # the database is back: the same phone connects
+    again = request.getfixturevalue("live").participant(workshop, voter)
+    assert again.is_connected(NS)
+    assert received(again, "snapshot")

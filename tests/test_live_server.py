@@ -147,8 +147,15 @@ def test_strangers_and_foreign_origins_are_refused_on_the_real_server(sqlite_ser
     base = sqlite_server.url
     staff = make_facilitator(sqlite_server)
     code = open_workshop(base, staff)["code"]
+    stranger = Screen(base, code)
+    refusals = []
+    stranger.client.on("connect_error", refusals.append, namespace=NS)
     with pytest.raises(socketio.exceptions.ConnectionError):
-        Screen(base, code).connect()
+        stranger.connect()
+    # The reason travels as the refusal's data, as the browser client reads it (err.data).
+    assert [r["data"]["code"] for r in refusals] == ["unauthenticated"]
+    assert refusals[0]["message"] == refusals[0]["data"]["message"] == \
+        "Deltag i workshoppen eller log ind først."
     people = join(base, code, "Anna")
     foreign = socketio.Client(reconnection=False)
     with pytest.raises(socketio.exceptions.ConnectionError):

@@ -70,10 +70,27 @@
       document.documentElement.setAttribute("data-live-state", "offline");
       status("offline");
     });
+    /* Refused because the database is down or busy ("unavailable": a restarted server with
+     * every screen coming back at once). Socket.IO never retries a refusal by itself, so this
+     * screen tries again after a growing, random moment; any other refusal is final. */
+    var retryTimer = null;
+    var retries = 0;
     socket.on("connect_error", function (err) {
       status("offline");
+      if (err && err.data && err.data.code === "unavailable") {
+        if (!retryTimer) {
+          var delay = Math.min(1000 * Math.pow(2, retries), 15000) * (0.5 + Math.random());
+          retries += 1;
+          retryTimer = window.setTimeout(function () {
+            retryTimer = null;
+            if (!socket.connected) { socket.connect(); }
+          }, delay);
+        }
+        return;
+      }
       if (err && err.data && handlers.refused) { handlers.refused(err.data); }
     });
+    socket.on("connect", function () { retries = 0; });
     socket.io.on("reconnect_attempt", function () { status("reconnecting"); });
 
     /* The server lost its message queue for a while and may have missed telling this screen

@@ -73,6 +73,15 @@ class RestartableServer:
     def read_log(self) -> str:
         return Path(self.log.name).read_text(errors="replace")
 
+    def diagnosis(self, database_url: str | None = None) -> str:
+        """What a failed fault test needs to be understood: the end of the server's log and,
+        on PostgreSQL, every open session of the database and every lock still awaited."""
+        parts = ["--- server log (end) ---", self.read_log()[-6000:]]
+        if database_url and database_url.startswith("postgresql"):
+            parts.append("--- pg_stat_activity / waiting locks ---")
+            parts.append(postgres_activity(database_url))
+        return "\n".join(parts)
+
     def close(self) -> None:
         self.stop()
         self.log.close()
@@ -89,6 +98,7 @@ class Voter:
     snapshots: int = 0
     errors: list[str] = field(default_factory=list)
     refusals: list[dict] = field(default_factory=list)  # "unavailable" answers, then resent
+    trail: list[str] = field(default_factory=list)  # what each unanswered attempt met
     final: dict | None = None  # its own state from the server after everything
 
 
@@ -107,12 +117,21 @@ class Crowd:
         self.thread.start()
         return self
 
-    def join(self, timeout: float) -> None:
+    def join(self, timeout: float, diagnose=None) -> None:
+        """Wait for every voter; on a failure, `diagnose()` (the server's side) is added."""
         self.thread.join(timeout)
+        failure = self.failure
         if self.thread.is_alive():
-            raise AssertionError("the crowd did not finish in time")
-        if self.failure is not None:
-            raise self.failure
+            failure = AssertionError("the crowd did not finish in time")
+        if failure is None:
+            return
+        if diagnose is not None:
+            try:
+                extra = diagnose()
+            except Exception as error:  # noqa: BLE001 - the diagnosis must not hide the failure
+                extra = f"(no diagnosis: {error!r})"
+            raise AssertionError(f"{failure}\n{extra}") from failure
+        raise failure
 
     def _run(self) -> None:
         try:
@@ -198,8 +217,10 @@ class Crowd:
                         return ack
                     if voter is not None:
                         voter.refusals.append(ack)
-                except Exception:  # noqa: BLE001 - timed out or disconnected: send again
-                    pass
+                except Exception as error:  # noqa: BLE001 - timed out or disconnected: resend
+                    if voter is not None:
+                        voter.trail.append(f"{time.monotonic():.1f} sid={client.get_sid(NS)} "
+                                           f"{type(error).__name__}")
             elif down_since is None:
                 down_since = time.monotonic()
             elif voter is not None and time.monotonic() - down_since > STUCK_S:
@@ -212,8 +233,34 @@ class Crowd:
                 await self._connect(client, voter.cookie, deadline)
                 down_since = None
             if time.monotonic() > deadline:
-                raise AssertionError(f"{event} {payload} was never acknowledged")
+                trail = "\n  ".join(voter.trail[-20:]) if voter is not None else ""
+                raise AssertionError(f"{event} {payload} was never acknowledged (now "
+                                     f"{time.monotonic():.1f}; connected={client.connected}, "
+                                     f"sid={client.get_sid(NS)}); last attempts:\n  {trail}")
             await asyncio.sleep(0.1)
+
+
+def postgres_activity(database_url: str) -> str:
+    """The database's sessions (state, transaction age, query) and its awaited locks."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.connect() as conn:
+            name = conn.execute(text("SELECT current_database()")).scalar()
+            sessions = conn.execute(text(
+                "SELECT pid, state, now() - xact_start, wait_event_type, wait_event, "
+                "left(query, 160) FROM pg_stat_activity WHERE datname = :name "
+                "AND pid <> pg_backend_pid() ORDER BY xact_start NULLS LAST"),
+                {"name": name}).all()
+            waiting = conn.execute(text(
+                "SELECT pid, locktype, mode, relation::regclass::text, "
+                "pg_blocking_pids(pid) FROM pg_locks WHERE NOT granted")).all()
+    finally:
+        engine.dispose()
+    lines = [f"  {row}" for row in sessions] or ["  (no sessions)"]
+    lines += ["  waiting:"] + ([f"  {row}" for row in waiting] or ["  (none)"])
+    return "\n".join(lines)
 
 
 # --- The services, stopped and started as an operator (or a crash) would -------------------------

@@ -120,7 +120,8 @@ def test_a_killed_process_behind_nginx_hands_its_clients_to_the_other(
                 # would finish without reconnecting. Nothing new comes from a dead process.
                 time.sleep(0.5)
                 cut_off = [v for v in doomed_voters if len(v.acks) < len(v.plan)]
-                crowd.join(timeout=300)
+                crowd.join(timeout=300, diagnose=lambda: "\n".join(
+                    s.diagnosis(url) for s in servers if s is not doomed))
 
                 assert_every_ack_counted(voters, url)
                 # Those cut off mid-plan reconnected (a snapshot on every connect) and finished.

@@ -110,7 +110,9 @@ def error_ack(code: str, message: str) -> dict:
 
 
 def _refuse(code: str, message: str):
-    raise ConnectionRefusedError({"code": code, "message": message})
+    # Two arguments: the first becomes the refusal's message, the second its data (the
+    # browser's err.message and err.data). A single dict would arrive as its repr.
+    raise ConnectionRefusedError(message, {"code": code, "message": message})
 
 
 @socketio.on("connect", namespace=NAMESPACE)
@@ -122,6 +124,23 @@ def on_connect(auth=None):
         _refuse("forbidden", _("Forbindelser fra et andet websted afvises."))
     if not isinstance(auth, dict) or not isinstance(auth.get("workshop"), str):
         _refuse("unauthenticated", _("Angiv workshoppens kode."))
+    try:
+        return _admit(auth)
+    except SQLAlchemyError:
+        # The database is down or every pooled connection is busy (a restarted server, with
+        # every screen reconnecting at once). Refused with a reason the client retries on,
+        # never left without an answer: that would leave the screen "connecting" for good.
+        _forget(request.sid)
+        try:
+            db.session.rollback()
+        except SQLAlchemyError:
+            log.debug("rollback after a failed connect failed", exc_info=True)
+        log.warning("database unavailable during connect", exc_info=True)
+        _refuse("unavailable", _("Databasen er utilgængelig lige nu. Prøv igen om et øjeblik."))
+
+
+def _admit(auth: dict) -> bool:
+    """Check who is connecting, register the connection and send it its snapshot."""
     try:
         workshop = workshops.get_workshop(auth["workshop"])
     except DomainError as error:
@@ -170,10 +189,15 @@ def on_connect(auth=None):
 
 @socketio.on("disconnect", namespace=NAMESPACE)
 def on_disconnect(*_args):
-    connection = _connections.pop(request.sid, None)
-    throttle.throttle.forget(request.sid)
+    _forget(request.sid)
+
+
+def _forget(sid: str) -> None:
+    """Drop what this process holds for a connection (its rooms are python-socketio's)."""
+    connection = _connections.pop(sid, None)
+    throttle.throttle.forget(sid)
     if connection is not None:
-        presence.remove(connection.workshop_id, request.sid)
+        presence.remove(connection.workshop_id, sid)
         if broadcaster is not None:
             broadcaster.mark_presence(connection.workshop_id)
 

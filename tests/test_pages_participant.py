@@ -9,8 +9,10 @@ from sqlalchemy import func, select
 
 from tests.factories import (
     element,
+    facilitator_of,
     hide,
     join_as,
+    make_user,
     make_workshop,
     merge,
     move_to,
@@ -374,6 +376,43 @@ def test_comment_from_the_page_and_twice_sent_is_stored_once(client):
     client.post(f"/w/{workshop.code}/proposals/{proposal.id}/comments", data=data)
     assert count(Comment) == 1
     assert "Godt tænkt" in text(client.get(f"/w/{workshop.code}"))
+
+
+def test_comments_on_the_page_name_their_authors_as_the_live_client_does(app, client):
+    """The page and the live client (the API's JSON) follow one rule: a facilitator by name
+    (or "Facilitator"), never an e-mail; a participant by name unless the workshop hides
+    names."""
+    from workshop.domain import workshops
+    from workshop.domain.proposals import add_comment
+
+    workshop = make_workshop(phase="ideation")
+    anna, bo = join_as(workshop, "Anna"), join_as(workshop, "Bo")
+    proposal = propose(workshop, anna, "Fast kontaktperson")
+    staff = facilitator_of(workshop)  # without a name
+    mette = make_user("facilitator", name="Mette Hansen")
+    workshops.add_facilitator(workshop, staff, mette.email)
+    add_comment(workshop, proposal.id, "Godt forslag", participant=bo)
+    add_comment(workshop, proposal.id, "Tak for forslaget", user=staff)
+    add_comment(workshop, proposal.id, "Vi tager det med", user=mette)
+    as_participant(client, workshop, anna)
+
+    def shown() -> list[tuple[str, str | None]]:
+        page = text(client.get(f"/w/{workshop.code}"))
+        return [(body, meta or None) for body, meta in re.findall(
+            r'<li class="comment" data-comment="\d+"><p class="body">([^<]*)</p>'
+            r'(?:<p class="meta">([^<]*)</p>)?</li>', page)]
+
+    api = client.get(f"/api/v1/proposals/{proposal.id}/comments").get_json()["comments"]
+    assert shown() == [(c["body"], c["author"]) for c in api] == [
+        ("Godt forslag", "Bo"), ("Tak for forslaget", "Facilitator"),
+        ("Vi tager det med", "Mette Hansen")]
+    assert staff.email not in text(client.get(f"/w/{workshop.code}"))
+
+    workshops.update_workshop(workshop, staff, {"show_names": False})
+    api = client.get(f"/api/v1/proposals/{proposal.id}/comments").get_json()["comments"]
+    assert shown() == [(c["body"], c["author"]) for c in api] == [
+        ("Godt forslag", None), ("Tak for forslaget", "Facilitator"),
+        ("Vi tager det med", "Mette Hansen")]
 
 
 def test_an_empty_comment_is_refused_next_to_its_proposal(client):

@@ -25,6 +25,7 @@ from ..security import (
 from . import ApiError, bp, json_body
 from .openapi import spec
 from .serialize import (
+    CommentRow,
     comment_json,
     participant_json,
     proposal_json,
@@ -297,8 +298,8 @@ def list_comments(proposal_id: int):
         participant = _participant(workshop)
         if proposal.status != "visible" and proposal.author_id != participant.id:
             raise DomainError("not_found", _("Forslaget findes ikke."))
-    comments = proposals.comments_by_proposal(workshop).get(proposal.id, [])
-    return jsonify({"comments": [comment_json(c, workshop) for c in comments]})
+    rows = proposals.comment_rows(workshop, proposal.id)
+    return jsonify({"comments": [CommentRow(*row).json(workshop) for row in rows]})
 
 
 @bp.post("/proposals/<int:proposal_id>/comments")

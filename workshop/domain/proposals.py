@@ -234,15 +234,35 @@ def all_proposals(workshop: Workshop) -> list[Proposal]:
     ))
 
 
-def comments_by_proposal(workshop: Workshop) -> dict[int, list[Comment]]:
-    rows = db.session.scalars(
-        select(Comment).join(Proposal, Comment.proposal_id == Proposal.id)
-        .where(Proposal.workshop_id == workshop.id, Comment.hidden.is_(False))
+def comment_rows(workshop: Workshop, proposal_id: int | None = None) -> list:
+    """The workshop's shown comments (or one proposal's), oldest first, as rows of columns:
+    id, proposal_id, body, created_at, user_id, user_name, participant_name.
+
+    Columns, not objects: comments are most of a page or a snapshot, and loading each as an
+    ORM object with its author made a snapshot several times slower and its memory peak
+    larger. `api.serialize.CommentRow` takes a row as it is."""
+    query = (
+        select(Comment.id, Comment.proposal_id, Comment.body, Comment.created_at,
+               Comment.user_id, User.name.label("user_name"),
+               Participant.display_name.label("participant_name"))
+        .outerjoin(User, Comment.user_id == User.id)
+        .outerjoin(Participant, Comment.participant_id == Participant.id)
+        .where(Comment.hidden.is_(False))
         .order_by(Comment.id)
     )
-    grouped: dict[int, list[Comment]] = {}
-    for comment in rows:
-        grouped.setdefault(comment.proposal_id, []).append(comment)
+    if proposal_id is None:
+        query = query.join(Proposal, Comment.proposal_id == Proposal.id) \
+            .where(Proposal.workshop_id == workshop.id)
+    else:
+        query = query.where(Comment.proposal_id == proposal_id)
+    return list(db.session.execute(query))
+
+
+def comments_by_proposal(workshop: Workshop) -> dict[int, list]:
+    """`comment_rows`, grouped by proposal."""
+    grouped: dict[int, list] = {}
+    for row in comment_rows(workshop):
+        grouped.setdefault(row.proposal_id, []).append(row)
     return grouped
 
 

@@ -13,20 +13,18 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from ..api.serialize import CommentRow, join_url, proposal_json
-from ..domain import results
+from ..domain import proposals, results
 from ..domain.facilitation import timer_state
 from ..domain.participants import ORGANISATION_TYPE_LABELS
 from ..domain.ranking import Candidate, rank_summary, summary_scores
 from ..domain.workshops import Settings, allowed_phase_moves
 from ..extensions import db
 from ..models import (
-    Comment,
     DotVote,
     Participant,
     Phase,
     Proposal,
     ProposalStatus,
-    User,
     Workshop,
 )
 
@@ -98,18 +96,8 @@ def _candidates(every: list[Proposal]) -> list[Candidate]:
 
 
 def _comments(workshop: Workshop, proposal_ids: set[int]) -> list[dict]:
-    # Columns, not objects: the comments are most of a snapshot, and loading each as an ORM
-    # object with its author made a snapshot several times slower and its memory peak larger.
-    rows = db.session.execute(
-        select(Comment.id, Comment.proposal_id, Comment.body, Comment.created_at,
-               Comment.user_id, User.name, Participant.display_name)
-        .join(Proposal, Comment.proposal_id == Proposal.id)
-        .outerjoin(User, Comment.user_id == User.id)
-        .outerjoin(Participant, Comment.participant_id == Participant.id)
-        .where(Proposal.workshop_id == workshop.id, Comment.hidden.is_(False))
-        .order_by(Comment.id)
-    )
-    return [CommentRow(*row).json(workshop) for row in rows if row.proposal_id in proposal_ids]
+    return [CommentRow(*row).json(workshop) for row in proposals.comment_rows(workshop)
+            if row.proposal_id in proposal_ids]
 
 
 def workshop_header(workshop: Workshop) -> dict:

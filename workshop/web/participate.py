@@ -22,6 +22,7 @@ from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField, SubmitField, TextAreaField
 
+from ..api.serialize import CommentRow
 from ..domain import privacy, proposals, results, voting, workshops
 from ..domain.access import require_participant
 from ..domain.errors import DomainError
@@ -276,7 +277,9 @@ def _render_workshop(workshop: Workshop, participant: Participant, *,
     own = [p for p in rows if p.author_id == participant.id]
     backed = proposals.authored_ids(participant)
     merged = proposals.merged_into_map(workshop)
-    comments = proposals.comments_by_proposal(workshop)
+    # As the live client shows them (the same author rule), from one column read.
+    comments = {pid: [CommentRow(*row).json(workshop) for row in rows]
+                for pid, rows in proposals.comments_by_proposal(workshop).items()}
     by_element: dict[int, list] = {e.id: [] for e in workshop.elements}
     for proposal in visible:
         by_element.setdefault(proposal.element_id, []).append(proposal)
@@ -343,7 +346,6 @@ def _render_workshop(workshop: Workshop, participant: Participant, *,
         merged=merged,
         comments=comments,
         author_name=lambda p: public_name(p.author, workshop),
-        commenter_name=lambda c: _commenter_name(c, workshop),
         can_propose=can_propose,
         can_comment=can_comment,
         can_edit_own=can_edit_own,
@@ -385,12 +387,6 @@ def _published_outcome(workshop: Workshop, participant: Participant) -> dict | N
                            and titles[pid].status == ProposalStatus.VISIBLE.value],
         "labels": answers.STATUS_LABELS,
     }
-
-
-def _commenter_name(comment, workshop: Workshop) -> str | None:
-    if comment.user_id is not None:
-        return _("Facilitator")
-    return public_name(comment.participant, workshop)
 
 
 @bp.get("/w/<code>")

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from ..domain import answers, exports, reports, voting
 from ..domain.access import can_review, require_reviewer
 from ..domain.errors import DomainError
+from ..extensions import db
 from ..identity import participant_for, staff_user
 from ..models import Workshop
 from . import ApiError, bp, json_body
@@ -25,6 +26,24 @@ def _require_reader(workshop: Workshop):
                                          "politikere, ikke for deltagere."))
     require_reviewer(user, workshop)
     return user
+
+
+def _streamed(produce, workshop: Workshop, *args):
+    """A body streamed from `produce(workshop, *args)`.
+
+    A streamed body runs after its view has returned: the view's database session has ended,
+    and every object it loaded (the workshop first) is detached, so a lazy attribute raises.
+    The body reads the workshop again in the session it runs in. (The test client cannot show
+    this: its app context outlives the request. tests/test_exports_server.py downloads from
+    the real server.)"""
+    workshop_id = workshop.id
+
+    def body():
+        fresh = db.session.get(Workshop, workshop_id)
+        if fresh is not None:  # deleted since the view answered: nothing more to send
+            yield from produce(fresh, *args)
+
+    return stream_with_context(body())
 
 
 def _filename(workshop: Workshop, suffix: str) -> str:
@@ -42,8 +61,9 @@ def export_csv(code: str):
     from ..domain.results import check_weighting
 
     weighting = check_weighting(request.args.get("weighting"))
-    body = exports.csv_export(workshop, table, current_app.config["SECRET_KEY"], weighting)
-    response = Response(stream_with_context(body), mimetype="text/csv")
+    body = _streamed(exports.csv_export, workshop, table, current_app.config["SECRET_KEY"],
+                     weighting)
+    response = Response(body, mimetype="text/csv")
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{_filename(workshop, table)}.csv"')
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -54,8 +74,8 @@ def export_csv(code: str):
 def export_json(code: str):
     workshop = _workshop(code)
     _require_reader(workshop)
-    body = exports.json_export(workshop, current_app.config["SECRET_KEY"])
-    response = Response(stream_with_context(body), mimetype="application/json")
+    body = _streamed(exports.json_export, workshop, current_app.config["SECRET_KEY"])
+    response = Response(body, mimetype="application/json")
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{_filename(workshop, "eksport")}.json"')
     return response

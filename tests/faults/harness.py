@@ -20,7 +20,7 @@ from tests.server import BIN, ROOT, flask, free_port, server_env
 
 NS = "/live"
 START_TIMEOUT = 30.0  # a limit on waiting for the server, not an assertion
-STUCK_S = 10.0  # disconnected this long: the client starts a new connection itself
+STUCK_S = 10.0  # no answer this long: the voter starts afresh, as a page reload does
 
 
 class RestartableServer:
@@ -99,6 +99,7 @@ class Voter:
     errors: list[str] = field(default_factory=list)
     refusals: list[dict] = field(default_factory=list)  # "unavailable" answers, then resent
     trail: list[str] = field(default_factory=list)  # what each unanswered attempt met
+    reloads: int = 0  # fresh clients after STUCK_S without an answer (see Crowd._until_acked)
     final: dict | None = None  # its own state from the server after everything
 
 
@@ -116,6 +117,19 @@ class Crowd:
     def start(self) -> Crowd:
         self.thread.start()
         return self
+
+    @property
+    def reloads(self) -> int:
+        return sum(v.reloads for v in self.voters)
+
+    def assert_few_reloads(self) -> None:
+        """Clients came back by python-socketio's own reconnection, not by the harness's
+        reloads: a server that stopped answering reconnected clients would need one each."""
+        print(f"\n{self.reloads} reload(s) among {len(self.voters)} voters")
+        for voter in [v for v in self.voters if v.reloads][:3]:
+            print("  " + "\n  ".join(voter.trail[-6:]))
+        assert self.reloads <= len(self.voters) // 10, [
+            v.trail[-5:] for v in self.voters if v.reloads][:5]
 
     def join(self, timeout: float, diagnose=None) -> None:
         """Wait for every voter; on a failure, `diagnose()` (the server's side) is added."""
@@ -149,95 +163,124 @@ class Crowd:
         # given to connect() into it and sends it again on every reconnect. (unsafe: the
         # server is an IP address.)
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-            await self._vote(http, voter)
+            phone = _Phone(voter, http)
+            try:
+                await self._vote(phone)
+            finally:
+                await phone.close()
 
-    async def _vote(self, http, voter: Voter) -> None:
-        import socketio
-
-        client = socketio.AsyncClient(
-            reconnection=True, reconnection_delay=0.2, reconnection_delay_max=1.0,
-            randomization_factor=0.5, handle_sigint=False, http_session=http,
-            request_timeout=5)
-
-        async def on_snapshot(data):
-            voter.snapshots += 1
-
-        client.on("snapshot", on_snapshot, namespace=NS)
+    async def _vote(self, phone: _Phone) -> None:
+        voter = phone.voter
         deadline = time.monotonic() + self.deadline_s
-        await self._connect(client, voter.cookie, deadline)
-        try:
-            seq = 0
-            for proposal_id, dots in voter.plan:
-                # Numbered like the browser numbers its votes (docs/live.md, "Vote order").
-                seq = max(seq + 1, int(time.time() * 1000))
-                ack = await self._until_acked(client, "vote",
-                                              {"proposal_id": proposal_id, "dots": dots,
-                                               "seq": seq},
-                                              deadline, voter)
-                voter.acks.append(ack)
-                self.acked += 1
-                if not ack.get("ok"):
-                    voter.errors.append(str(ack))
-                elif ack.get("applied") is False:  # one device, one vote at a time: never
-                    voter.errors.append(f"overtaken: {ack}")
-                await asyncio.sleep(self.pause_s)
-            sync = await self._until_acked(client, "sync", {}, deadline)
-            voter.final = sync["snapshot"]["you"]
-        finally:
-            await client.disconnect()
+        await self._connect(phone, deadline)
+        seq = 0
+        for proposal_id, dots in voter.plan:
+            # Numbered like the browser numbers its votes (docs/live.md, "Vote order").
+            seq = max(seq + 1, int(time.time() * 1000))
+            ack = await self._until_acked(phone, "vote", {"proposal_id": proposal_id,
+                                                          "dots": dots, "seq": seq}, deadline)
+            voter.acks.append(ack)
+            self.acked += 1
+            if not ack.get("ok"):
+                voter.errors.append(str(ack))
+            elif ack.get("applied") is False:  # one device, one vote at a time: never
+                voter.errors.append(f"overtaken: {ack}")
+            await asyncio.sleep(self.pause_s)
+        sync = await self._until_acked(phone, "sync", {}, deadline)
+        voter.final = sync["snapshot"]["you"]
 
-    async def _connect(self, client, cookie: str, deadline: float) -> None:
+    async def _connect(self, phone: _Phone, deadline: float) -> None:
+        """Connect a fresh client, as a page (re)load does, until the server lets it in."""
         while True:
+            client = await phone.fresh_client()
             try:
                 await client.connect(self.base, namespaces=[NS], auth={"workshop": self.code},
-                                     headers={"Cookie": cookie}, transports=["websocket"],
-                                     wait_timeout=5)
+                                     headers={"Cookie": phone.voter.cookie},
+                                     transports=["websocket"], wait_timeout=5)
                 return
-            except Exception:  # noqa: BLE001 - the server may be down: try again
+            except Exception as error:  # noqa: BLE001 - the server may be down: try again
+                phone.note(f"connect failed: {type(error).__name__}: {error}")
                 if time.monotonic() > deadline:
                     raise
-                try:  # a half-made connection must be closed before the next attempt
-                    await client.disconnect()
-                except Exception:  # noqa: BLE001
-                    pass
                 await asyncio.sleep(0.3)
 
-    async def _until_acked(self, client, event: str, payload: dict, deadline: float,
-                           voter: Voter | None = None) -> dict:
+    async def _until_acked(self, phone: _Phone, event: str, payload: dict,
+                           deadline: float) -> dict:
         """Send until acknowledged, as the browser client does (same payload: applied once).
-        An "unavailable" answer (the database is down) is recorded and the action resent."""
-        down_since: float | None = None
+        An "unavailable" answer (the database is down) is recorded and the action resent.
+
+        python-socketio's client can wedge after a cut (seen through the chaos proxy and
+        after a kill): it stays disconnected for good, or it says it is connected while every
+        call fails. A voter whose connection stays as it is (the same session, or none) for
+        STUCK_S without an answer starts afresh with a new client, as a person reloading the
+        page would; each such reload is in the voter's trail."""
+        voter = phone.voter
+        # The last answer of any kind, reconnection or fresh start.
+        answered, seen = time.monotonic(), phone.client.get_sid(NS)
         while True:
+            client = phone.client
+            if client.get_sid(NS) != seen:  # reconnected (or lost): python-socketio is at work
+                answered, seen = time.monotonic(), client.get_sid(NS)
             if client.connected and NS in client.namespaces:
-                down_since = None
                 try:
                     ack = await client.call(event, payload, namespace=NS,
                                             timeout=self.ack_timeout)
                     if ack.get("ok") or ack.get("error", {}).get("code") != "unavailable":
                         return ack
-                    if voter is not None:
-                        voter.refusals.append(ack)
+                    voter.refusals.append(ack)
+                    answered = time.monotonic()
                 except Exception as error:  # noqa: BLE001 - timed out or disconnected: resend
-                    if voter is not None:
-                        voter.trail.append(f"{time.monotonic():.1f} sid={client.get_sid(NS)} "
-                                           f"{type(error).__name__}")
-            elif down_since is None:
-                down_since = time.monotonic()
-            elif voter is not None and time.monotonic() - down_since > STUCK_S:
-                # python-socketio's own reconnection gave up or got stuck (seen through the
-                # chaos proxy): start afresh, as a person reloading the page would.
-                try:
-                    await client.disconnect()
-                except Exception:  # noqa: BLE001
-                    pass
-                await self._connect(client, voter.cookie, deadline)
-                down_since = None
+                    phone.note(f"{event} unanswered: {type(error).__name__} "
+                               f"(sid={client.get_sid(NS)}, engine.io {client.eio.state})")
             if time.monotonic() > deadline:
-                trail = "\n  ".join(voter.trail[-20:]) if voter is not None else ""
-                raise AssertionError(f"{event} {payload} was never acknowledged (now "
-                                     f"{time.monotonic():.1f}; connected={client.connected}, "
-                                     f"sid={client.get_sid(NS)}); last attempts:\n  {trail}")
+                trail = "\n  ".join(voter.trail[-20:])
+                raise AssertionError(f"{event} {payload} was never acknowledged; "
+                                     f"last attempts:\n  {trail}")
+            if time.monotonic() - answered > STUCK_S:
+                phone.note(f"reload after {STUCK_S:.0f} s without an answer "
+                           f"(connected={client.connected}, engine.io {client.eio.state})")
+                voter.reloads += 1
+                await self._connect(phone, deadline)
+                answered, seen = time.monotonic(), phone.client.get_sid(NS)
             await asyncio.sleep(0.1)
+
+
+class _Phone:
+    """One voter's browser: its cookie jar and its current Socket.IO client."""
+
+    def __init__(self, voter: Voter, http):
+        self.voter, self.http = voter, http
+        self.client = None
+
+    def note(self, what: str) -> None:
+        self.voter.trail.append(f"{time.monotonic():.1f} {what}")
+
+    async def fresh_client(self):
+        import socketio
+
+        await self.close()
+        client = socketio.AsyncClient(
+            reconnection=True, reconnection_delay=0.2, reconnection_delay_max=1.0,
+            randomization_factor=0.5, handle_sigint=False, http_session=self.http,
+            request_timeout=5)
+
+        async def on_snapshot(data):
+            self.voter.snapshots += 1
+
+        client.on("snapshot", on_snapshot, namespace=NS)
+        self.client = client
+        return client
+
+    async def close(self) -> None:
+        """End the current client and any reconnection it is still attempting."""
+        if self.client is not None:
+            try:
+                await asyncio.wait_for(self.client.shutdown(), 5)
+                # Half-made (its namespace never answered): not "connected", so shutdown()
+                # leaves its engine.io connection open.
+                await asyncio.wait_for(self.client.eio.disconnect(abort=True), 5)
+            except Exception:  # noqa: BLE001 - a wedged client may fail to close
+                pass
 
 
 def postgres_activity(database_url: str) -> str:

@@ -33,6 +33,7 @@ def test_votes_through_a_flaky_network_count_exactly_once(postgres_database):
             # Some votes are resent after a cut: the same value, so they apply once.
             crowd = Crowd(proxy.url, code, voters, pause_s=0.25).start()
             crowd.join(timeout=300, diagnose=lambda: server.diagnosis(url))
+            crowd.assert_few_reloads()
             assert proxy.cuts > 0  # the network really was flaky
             assert sum(1 for v in voters if v.snapshots >= 2) > 0  # and clients reconnected
             assert_every_ack_counted(voters, url)

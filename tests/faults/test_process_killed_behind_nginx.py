@@ -122,6 +122,7 @@ def test_a_killed_process_behind_nginx_hands_its_clients_to_the_other(
                 cut_off = [v for v in doomed_voters if len(v.acks) < len(v.plan)]
                 crowd.join(timeout=300, diagnose=lambda: "\n".join(
                     s.diagnosis(url) for s in servers if s is not doomed))
+                crowd.assert_few_reloads()
 
                 assert_every_ack_counted(voters, url)
                 # Those cut off mid-plan reconnected (a snapshot on every connect) and finished.

@@ -75,6 +75,7 @@ def test_a_killed_server_loses_no_acknowledged_vote(postgres_database):
             time.sleep(1.0)  # the clients find the server gone
             server.start()
             crowd.join(timeout=300, diagnose=lambda: server.diagnosis(url))
+            crowd.assert_few_reloads()
 
             engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
             with engine.connect() as conn:

@@ -147,6 +147,7 @@ def test_redis_restarted_during_a_burst(services, postgres_database):
                 start_redis()
             back = time.monotonic()
             crowd.join(timeout=300, diagnose=lambda: voting.diagnosis(url))
+            crowd.assert_few_reloads()
             assert_every_ack_counted(voters, url)
             # Broadcasting resumed: the screen on the other process sees the final total in a
             # tally after Redis came back (within the wait below: a limit, not an assertion on
@@ -180,6 +181,7 @@ def test_postgres_restarted_during_a_burst(services, postgres_database):
                 time.sleep(0.02)
             restart_postgres(down_s=2.0)
             crowd.join(timeout=300, diagnose=lambda: server.diagnosis(url))
+            crowd.assert_few_reloads()
             # While it was down, actions were refused clearly ("unavailable") and resent.
             assert sum(len(v.refusals) for v in voters) > 0
             assert all(r["error"]["message"] for v in voters for r in v.refusals)

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 from sqlalchemy import select
 
+from ..cpu import cpu_bound
 from ..extensions import db
 from ..models import DotVote, Participant, Proposal, Workshop
 from .answers import current_answers
@@ -163,7 +164,7 @@ def json_export(workshop: Workshop, secret: str) -> Iterator[str]:
                      "organisation": [r.as_dict() for r in by_org.rows]},
     }
     del data, by_person, by_org
-    text = json.dumps(head, ensure_ascii=False)
+    text = cpu_bound(json.dumps, head, ensure_ascii=False)  # rankings of every proposal
     yield text[:-1]  # leave the object open for the streamed lists
     for name, rows in (("proposals", _proposal_rows(workshop)),
                        ("votes", _vote_rows(workshop, secret))):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
+from ..cpu import cpu_bound, one_at_a_time
 from ..extensions import db
 from ..models import Proposal, ProposalStatus, Workshop
 from .answers import STATUS_LABELS, current_answers
@@ -292,17 +293,24 @@ def build_report(workshop: Workshop, *, samples: int | None = None) -> bytes:
                   p(pdf_text(STATUS_LABELS[answer.status]) + ". " + pdf_text(answer.reasoning))]
 
     buffer = io.BytesIO()
+    # Read here: the layout below runs in another thread (cpu.py), without the request's
+    # context (its translations) or the database session (the workshop's attributes).
+    running_head = _visible(f"Samskab · {workshop.title}")[:90]
+    page_label = _("Side %(n)d")  # without n: the translated pattern, filled in per page
 
     def footer(canvas, doc):
         canvas.saveState()
         canvas.setFont("Helvetica", 7.5)
-        canvas.drawString(18 * mm, 10 * mm, _visible(f"Samskab · {workshop.title}")[:90])
-        canvas.drawRightString(A4[0] - 18 * mm, 10 * mm, _("Side %(n)d", n=doc.page))
+        canvas.drawString(18 * mm, 10 * mm, running_head)
+        canvas.drawRightString(A4[0] - 18 * mm, 10 * mm, page_label % {"n": doc.page})
         canvas.restoreState()
 
     doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm,
                             topMargin=16 * mm, bottomMargin=18 * mm,
                             title=_visible(workshop.title), author="Samskab",
                             lang="da", pageCompression=1, invariant=1)
-    doc.build(story, onFirstPage=footer, onLaterPages=footer)
+    # The layout is most of the report's time: off the event loop, as the lenses are; one
+    # report at a time (reportlab is not thread-safe).
+    with one_at_a_time("reportlab"):
+        cpu_bound(doc.build, story, onFirstPage=footer, onLaterPages=footer)
     return buffer.getvalue()

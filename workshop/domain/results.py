@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, case, func, select
 
+from ..cpu import cpu_bound
 from ..extensions import db
 from ..models import DotVote, Participant, Phase, Proposal, ProposalStatus, Workshop
 from .access import can_review
@@ -137,8 +138,10 @@ def lenses(workshop: Workshop, weighting: str = "participant", *,
     votes always give the same rank ranges. `data` reuses (candidates, ballots, voters)."""
     weighting = check_weighting(weighting)
     cands, votes, people = data or (candidates(workshop), ballots(workshop), voters(workshop))
-    return outcome(cands, votes, people, weighting, workshop.voting_method or "dots",
-                   samples=samples, seed=f"samskab:{workshop.code}")
+    # Read here, computed off the event loop: the bootstrap takes seconds for a large
+    # workshop, and a live session in the same process must not stop meanwhile (cpu.py).
+    return cpu_bound(outcome, cands, votes, people, weighting, workshop.voting_method or "dots",
+                     samples=samples, seed=f"samskab:{workshop.code}")
 
 
 def ranking(workshop: Workshop, weighting: str = "participant") -> list[Ranked]:

@@ -4,6 +4,7 @@ and fail in CI (CI=true), where those services must be there."""
 
 from __future__ import annotations
 
+import contextvars
 import os
 import uuid
 
@@ -98,17 +99,33 @@ def app(request, tmp_path):
 
 
 class IsolatedClient(FlaskClient):
-    """A test client whose every request runs in an app context of its own, as on a server.
+    """A test client whose every request runs as on a server: outside the test's own context.
 
     The `app` fixture keeps one app context pushed for the whole test (so that factories can
     write), and Flask's test client would otherwise reuse it: `g` (Flask-Login's user, the
     participant behind a cookie) and the database session would leak from one request, and
-    one person, to the next. After each request the test's own session forgets what it had
-    loaded, so a test reads what the request wrote."""
+    one person, to the next. So each request runs in an empty `contextvars` context, where
+    Flask pushes an app context of its own and tears it down (ending its database session)
+    when the view returns, before the first byte of a streamed body is read, as a WSGI server
+    does. After each request the test's own session forgets what it had loaded, so a test
+    reads what the request wrote."""
+
+    _serving = False
 
     def open(self, *args, **kwargs):
-        with self.application.app_context():
-            response = super().open(*args, **kwargs)
+        if self._serving:  # a redirect followed from within a request being served
+            return super().open(*args, **kwargs)
+
+        def serve():
+            self._serving = True
+            try:
+                response = super(IsolatedClient, self).open(*args, **kwargs)
+                response.get_data()  # the whole body, in the request's context, as sent
+                return response
+            finally:
+                self._serving = False
+
+        response = contextvars.Context().run(serve)
         db.session.expire_all()
         return response
 

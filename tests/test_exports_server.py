@@ -2,8 +2,8 @@
 the gevent worker, as the Procfile runs it) of a workshop made through the API.
 
 The streamed exports run after their view has returned, when the view's database session has
-ended; the test client cannot show that (its app context outlives the request), the server
-does: the JSON export once failed there with a 500 that no in-process test saw."""
+ended: the JSON export once failed there with a 500 that no in-process test saw (the test
+client then read the first chunk inside the request's context; it no longer does)."""
 
 from __future__ import annotations
 

@@ -33,9 +33,9 @@ def _streamed(produce, workshop: Workshop, *args):
 
     A streamed body runs after its view has returned: the view's database session has ended,
     and every object it loaded (the workshop first) is detached, so a lazy attribute raises.
-    The body reads the workshop again in the session it runs in. (The test client cannot show
-    this: its app context outlives the request. tests/test_exports_server.py downloads from
-    the real server.)"""
+    The body reads the workshop again in the session it runs in. (tests/test_exports_server.py
+    downloads every export from the real server; the tests' isolated client serves a request
+    the same way, see tests/conftest.py.)"""
     workshop_id = workshop.id
 
     def body():

@@ -98,8 +98,8 @@ def comment_json(comment: Comment, workshop: Workshop) -> dict:
 
 
 class CommentRow(NamedTuple):
-    """A comment as its JSON needs it: what a snapshot reads in one statement, without loading
-    each comment, its author and its participant as objects (`live.snapshot`)."""
+    """A comment as its JSON needs it: a row of `domain.proposals.comment_rows`, read in one
+    statement without loading each comment, its author and its participant as objects."""
 
     id: int
     proposal_id: int

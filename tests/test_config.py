@@ -42,6 +42,8 @@ def test_good_and_empty_settings_are_taken(monkeypatch):
     monkeypatch.setenv("RATELIMIT_JOIN", "500/minute")
     monkeypatch.setenv("PUBLIC_URL", "https://samskab.region.dk/")
     monkeypatch.setenv("REDIS_URL", "rediss://cache.region.dk:6380/0")
+    monkeypatch.delenv("GC_THRESHOLDS", raising=False)
+    assert Config().GC_THRESHOLDS == (10000, 10, 10)  # the default (docs/performance.md)
     monkeypatch.setenv("GC_THRESHOLDS", " 5000, 20,10 ")
     config = Config()
     assert config.GC_THRESHOLDS == (5000, 20, 10)

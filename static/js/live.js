@@ -62,7 +62,10 @@
       if (name === "snapshot") { document.documentElement.setAttribute("data-live-state", "ready"); }
     }
 
+    var retryTimer = null;  // a refused connect's retry (connect_error below)
+    var retries = 0;
     socket.on("connect", function () {
+      retries = 0;
       status(pending.size ? "unconfirmed" : "connected");
       pending.forEach(function (_item, key) { trySend(key); });
     });
@@ -73,8 +76,6 @@
     /* Refused because the database is down or busy ("unavailable": a restarted server with
      * every screen coming back at once). Socket.IO never retries a refusal by itself, so this
      * screen tries again after a growing, random moment; any other refusal is final. */
-    var retryTimer = null;
-    var retries = 0;
     socket.on("connect_error", function (err) {
       status("offline");
       if (err && err.data && err.data.code === "unavailable") {
@@ -90,7 +91,6 @@
       }
       if (err && err.data && handlers.refused) { handlers.refused(err.data); }
     });
-    socket.on("connect", function () { retries = 0; });
     socket.io.on("reconnect_attempt", function () { status("reconnecting"); });
 
     /* The server lost its message queue for a while and may have missed telling this screen

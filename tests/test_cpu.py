@@ -109,3 +109,101 @@ def test_the_lenses_are_computed_through_it(app, monkeypatch):
     outcome = results.lenses(workshop, "organisation")
     assert handed == ["outcome"]
     assert outcome.weighting == "organisation" and outcome.rows
+
+
+def test_on_gevent_sqlite_reads_run_beside_the_hub(tmp_path):
+    """`read_rows` on gevent with an SQLite file: the same rows as SQLAlchemy reads, while a
+    ticker greenlet keeps ticking through a slow statement; executed on the hub (the control)
+    the same statement lets it tick at most once. Statements whose values SQLAlchemy would
+    convert (a datetime) are refused rather than read raw."""
+    script = textwrap.dedent(f"""
+        from gevent import monkey
+        monkey.patch_all()
+        import json
+        import time
+        import gevent
+        from sqlalchemy import bindparam, create_engine, func, select, text
+        from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table
+        from workshop.cpu import read_rows
+
+        engine = create_engine("sqlite:///{tmp_path / 'read.sqlite3'}")
+        meta = MetaData()
+        item = Table("item", meta, Column("id", Integer, primary_key=True),
+                     Column("kind", String), Column("at", DateTime))
+        meta.create_all(engine)
+        with engine.begin() as connection:
+            connection.execute(item.insert(), [{{"kind": "k%d" % (i % 7)}} for i in range(500)])
+
+        ticks = []
+
+        def ticker():
+            while True:
+                ticks.append(time.perf_counter())
+                gevent.sleep(0.001)
+
+        kinds = (select(item.c.kind, func.count()).where(item.c.id > bindparam("above"))
+                 .group_by(item.c.kind).order_by(item.c.kind))
+        # Slow in SQLite itself (counting to a few million), in one step: no row to hand back.
+        slow = text("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                    "WHERE i < :upto) SELECT count(*) FROM n")
+        gevent.spawn(ticker)
+        gevent.sleep(0.01)
+        with engine.connect() as connection:
+            same = read_rows(connection, kinds, {{"above": 100}}) == [
+                tuple(row) for row in connection.execute(kinds, {{"above": 100}})]
+            before = len(ticks)
+            counted = read_rows(connection, slow, {{"upto": 3_000_000}})
+            beside = len(ticks) - before
+            before = len(ticks)
+            connection.execute(slow, {{"upto": 3_000_000}}).all()
+            on_hub = len(ticks) - before
+            try:
+                read_rows(connection, select(item.c.at), {{}})
+                refused = False
+            except ValueError:
+                refused = True
+        print(json.dumps({{"same": same, "counted": counted[0][0], "beside": beside,
+                          "on_hub": on_hub, "refused": refused}}))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["same"] is True
+    assert result["counted"] == 3_000_000
+    assert result["beside"] >= 5  # the hub ran while SQLite counted
+    assert result["on_hub"] <= 1  # the control: nothing else runs
+    assert result["refused"] is True
+
+
+def test_the_live_tally_is_read_and_ranked_through_it(app, monkeypatch):
+    """The tally's two sums go through `read_rows`, and making them a summary and ranking it
+    through `cpu_bound`: none of it runs on the hub in the server."""
+    import sys as _sys
+
+    from tests.factories import finished_workshop
+    from workshop.domain import results
+
+    snapshot = _sys.modules["workshop.live.snapshot"]
+    workshop, *_proposals = finished_workshop()
+    expected = snapshot.tally(workshop)
+    read, handed = [], []
+    real_read = results.read_rows
+
+    def reading(connection, statement, params):
+        read.append(statement)
+        return real_read(connection, statement, params)
+
+    def recording(fn, *args, **kwargs):
+        handed.append(fn.__name__)
+        return fn(*args, **kwargs)
+
+    monkeypatch.setattr(results, "read_rows", reading)
+    monkeypatch.setattr(results, "cpu_bound", recording)
+    monkeypatch.setattr(snapshot, "cpu_bound", recording)
+    data = snapshot.tally(workshop)
+    assert read == [results._CELLS, results._GROUPS]
+    assert handed == ["_summed", "_ranked"]
+    assert {k: v for k, v in data.items() if k != "seq"} == \
+        {k: v for k, v in expected.items() if k != "seq"}
+    assert data["rows"] and data["voters"] > 0

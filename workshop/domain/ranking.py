@@ -28,6 +28,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from fractions import Fraction
+from typing import NamedTuple
 
 WEIGHTINGS = ("participant", "organisation")
 METHODS = ("dots", "approval", "score")
@@ -105,12 +106,12 @@ def voter_group(ballot: Ballot) -> str:
     return f"participant:{ballot.participant_id}"
 
 
-@dataclass(frozen=True)
-class Cell:
+class Cell(NamedTuple):
     """The votes of one group on one proposal, summed: all that any ranking needs of them.
 
     `group` is an organisation key, or None for the participants without one (each of them a
-    group of their own). Only ballots with a value (dots > 0) are summed."""
+    group of their own). Only ballots with a value (dots > 0) are summed. A named tuple: the
+    live tally makes thousands of them five times a second, straight from database rows."""
 
     proposal_id: int
     group: str | None

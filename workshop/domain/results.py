@@ -4,9 +4,9 @@ them."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, case, func, select
+from sqlalchemy import bindparam, case, func, literal_column, select
 
-from ..cpu import cpu_bound
+from ..cpu import cpu_bound, read_rows
 from ..extensions import db
 from ..models import DotVote, Participant, Phase, Proposal, ProposalStatus, Workshop
 from .access import can_review
@@ -78,47 +78,47 @@ def ballots(workshop: Workshop) -> list[Ballot]:
 
 
 # The ballots summed by the database, for the live tally (see ranking.Summary): rows per
-# proposal and organisation, not per vote. Built once, with bound parameters. (An empty
-# organisation key means none; those rows are merged with the NULL ones in Python, as a
-# GROUP BY over an expression with parameters is not portable.)
+# proposal and organisation, not per vote. Built once, with bound parameters. An empty
+# organisation key means none, as NULL does (a literal '', not a parameter: PostgreSQL
+# matches a GROUP BY expression to its SELECT only when they are written alike).
+_GROUP = func.nullif(Participant.organisation_key, literal_column("''"))
 _CELLS = (
-    select(DotVote.proposal_id, Participant.organisation_key, func.count(),
-           func.sum(DotVote.dots),
+    select(DotVote.proposal_id, _GROUP, func.count(), func.sum(DotVote.dots),
            func.sum(case((DotVote.dots >= bindparam("supports_from"), 1), else_=0)))
     .join(Participant, DotVote.participant_id == Participant.id)
     .where(DotVote.workshop_id == bindparam("workshop"), DotVote.dots > 0)
-    .group_by(DotVote.proposal_id, Participant.organisation_key)
+    .group_by(DotVote.proposal_id, _GROUP)
 )
 # Per organisation, its voting members; a participant is in exactly one group, so the counts
 # of all groups (with the participants without one) sum to the number of voters.
 _GROUPS = (
-    select(Participant.organisation_key, func.count(func.distinct(DotVote.participant_id)))
+    select(_GROUP, func.count(func.distinct(DotVote.participant_id)))
     .join(Participant, DotVote.participant_id == Participant.id)
     .where(DotVote.workshop_id == bindparam("workshop"), DotVote.dots > 0)
-    .group_by(Participant.organisation_key)
+    .group_by(_GROUP)
 )
 
 
 def summary(workshop: Workshop) -> tuple[Summary, int]:
     """The workshop's ballots summed per proposal and group by the database, and the number
     of voters: what the live tally ranks, in two statements whatever the number of votes.
-    Equal to `ranking.summarise(ballots(workshop))` (tests/test_tally.py checks it)."""
+    Equal to `ranking.summarise(ballots(workshop))` (tests/test_tally.py checks it).
+
+    Both statements sort every vote of the workshop, and the tally runs five times a second
+    in a voting burst: they are read off the event loop (`cpu.read_rows`)."""
     method = workshop.voting_method or "dots"
     params = {"workshop": workshop.id, "supports_from": support_threshold(method)}
     connection = db.session.connection()
-    sums: dict[tuple[int, str | None], tuple[int, int, int]] = {}
-    for pid, group, n, total, backers in connection.execute(_CELLS, params):
-        key = (pid, group or None)
-        before = sums.get(key, (0, 0, 0))
-        sums[key] = (before[0] + n, before[1] + int(total), before[2] + int(backers))
-    members: dict[str, int] = {}
-    voters = 0
-    for group, count in connection.execute(_GROUPS, params):
-        voters += count
-        if group:
-            members[group] = count
-    cells = tuple(Cell(pid, group, *values) for (pid, group), values in sums.items())
-    return Summary(method=method, cells=cells, members=members), voters
+    cells = read_rows(connection, _CELLS, params)
+    groups = read_rows(connection, _GROUPS, params)
+    # Thousands of cells at a few thousand participants: made into a summary off the loop too.
+    return cpu_bound(_summed, method, cells, groups)
+
+
+def _summed(method: str, cells: list[tuple], groups: list[tuple]) -> tuple[Summary, int]:
+    members = {group: count for group, count in groups if group is not None}
+    voters = sum(count for _group, count in groups)
+    return Summary(method=method, cells=tuple(map(Cell._make, cells)), members=members), voters
 
 
 def voters(workshop: Workshop) -> list[Voter]:

@@ -13,10 +13,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from ..api.serialize import CommentRow, join_url, proposal_json
+from ..cpu import cpu_bound
 from ..domain import proposals, results
 from ..domain.facilitation import timer_state
 from ..domain.participants import ORGANISATION_TYPE_LABELS
-from ..domain.ranking import Candidate, rank_summary, summary_scores
+from ..domain.ranking import Candidate, Summary, rank_summary, summary_scores
 from ..domain.workshops import Settings, allowed_phase_moves
 from ..extensions import db
 from ..models import (
@@ -48,6 +49,11 @@ def tally(workshop: Workshop, candidates: list[Candidate] | None = None) -> dict
         candidates = results.candidates(workshop)
     # Summed by the database: a tally costs the same at 100 votes and at 10,000.
     summed, voters = results.summary(workshop)
+    # Ranked off the event loop: thousands of cells at a few thousand participants (cpu.py).
+    return cpu_bound(_ranked, seq, candidates, summed, voters)
+
+
+def _ranked(seq: int, candidates: list[Candidate], summed: Summary, voters: int) -> dict:
     org_scores = summary_scores(summed, "organisation")
     rows = [
         {

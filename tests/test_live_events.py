@@ -401,6 +401,48 @@ def test_a_vote_burst_is_coalesced_into_one_tally(app, live):
     assert tallies[0]["rows"][0]["dots"] == 10  # the last one sent is never stale
 
 
+def test_tallies_are_spaced_out_by_what_they_cost(app, live, monkeypatch):
+    """A workshop whose tally is slow to compute gets fewer of them: each flush measures what
+    its tallies cost, and the pause before the next one stretches so that tallies take at most
+    the broadcaster's share of the process; a cheap tally keeps the configured interval, and a
+    flush without tallies changes nothing."""
+    import sys
+
+    from workshop.live import broadcaster
+
+    module = sys.modules["workshop.live.broadcaster"]
+    assert broadcaster.tally_share == module.TALLY_SHARE
+    workshop = make_workshop(phase="ideation")
+    anna = join_as(workshop, "Anna")
+    proposal = propose(workshop, anna)
+    move_to(workshop, "voting")
+    fac = live.facilitator(workshop)
+    received(fac)
+    clock = iter([10.0, 10.06])  # the tally took 60 ms
+    monkeypatch.setattr(broadcaster, "clock", lambda: next(clock))
+    vote(workshop, anna, proposal, 1)
+    flush_tallies()
+    assert received(fac, "tally")[-1]["rows"][0]["dots"] == 1
+    assert broadcaster.tally_cost == pytest.approx(0.06)
+
+    broadcaster.mark_presence(workshop.id)  # a flush that computes no tally
+    flush_tallies()
+    assert broadcaster.tally_cost == pytest.approx(0.06)
+
+    # The pause that follows, on a broadcaster with the server's interval (the tests' own
+    # never flushes by itself: TALLY_INTERVAL is an hour).
+    spacing = module.Broadcaster(app, interval=0.2)
+    assert spacing.pause() == 0.2  # nothing measured yet
+    spacing.tally_cost = broadcaster.tally_cost
+    # 60 ms of tally, then 340 ms of pause: 15 % of the time.
+    assert spacing.pause() == pytest.approx(0.34)
+    assert 0.06 / (0.06 + spacing.pause()) == pytest.approx(0.15)
+    spacing.tally_cost = 0.01  # cheap: the interval
+    assert spacing.pause() == 0.2
+    spacing.tally_share, spacing.tally_cost = 0, 5.0  # spacing turned off
+    assert spacing.pause() == 0.2
+
+
 def test_changes_made_through_the_api_are_broadcast(app, live, api):
     workshop = make_workshop(phase="lobby")
     anna = join_as(workshop, "Anna")

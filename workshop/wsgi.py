@@ -4,7 +4,6 @@ import sys
 
 from . import create_app
 from .config import ConfigError
-from .cpu import share_the_interpreter
 from .heap import tune_gc
 
 # gunicorn stops the whole server (instead of restarting the worker forever) when a worker
@@ -17,7 +16,5 @@ except ConfigError as error:
     print(error, file=sys.stderr, flush=True)
     sys.exit(APP_LOAD_ERROR)
 
-# Only in the server: tests and `flask` commands keep Python's own collector settings and
-# switch interval.
+# Only in the server: tests and `flask` commands keep Python's own collector settings.
 tune_gc(app.config["GC_THRESHOLDS"])
-share_the_interpreter()

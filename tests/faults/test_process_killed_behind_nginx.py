@@ -126,8 +126,16 @@ def test_a_killed_process_behind_nginx_hands_its_clients_to_the_other(
 
                 assert_every_ack_counted(voters, url)
                 # Those cut off mid-plan reconnected (a snapshot on every connect) and finished.
+                # One whose last ack was still on its way from the dead process when they were
+                # counted (on a slow machine the crowd's thread can lag the 0.5 s above) had
+                # nothing left to send: it finished without reconnecting, its plan complete
+                # within moments of the kill.
                 assert cut_off
-                assert all(v.snapshots >= 2 for v in cut_off)
+                in_flight = [v for v in cut_off if v.snapshots < 2]
+                assert len(in_flight) < len(cut_off)
+                assert all(len(v.acks) == len(v.plan) and v.acked_at[-1] < killed_at + 3
+                           for v in in_flight), [(v.snapshots, len(v.acks),
+                                                  v.acked_at[-1] - killed_at) for v in in_flight]
                 # Every screen, the two that moved included, ends with the final total in a
                 # tally received after the kill (a limit on waiting, not on speed).
                 wait = time.monotonic() + 30

@@ -72,8 +72,11 @@ def test_a_killed_server_loses_no_acknowledged_vote(postgres_database):
                 time.sleep(0.02)
             assert crowd.acked < total, "the burst ended before the kill: nothing was tested"
             server.kill()
+            killed = time.monotonic()
             time.sleep(1.0)  # the clients find the server gone
             server.start()
+            crowd.server_is_back()
+            print(f"\nthe server was back {time.monotonic() - killed:.1f} s after the kill")
             crowd.join(timeout=300, diagnose=lambda: server.diagnosis(url))
             crowd.assert_few_reloads()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, case, func, literal_column, select
 
-from ..cpu import cpu_bound, read_rows
+from ..cpu import cpu_bound
 from ..extensions import db
 from ..models import DotVote, Participant, Phase, Proposal, ProposalStatus, Workshop
 from .access import can_review
@@ -104,21 +104,19 @@ def summary(workshop: Workshop) -> tuple[Summary, int]:
     of voters: what the live tally ranks, in two statements whatever the number of votes.
     Equal to `ranking.summarise(ballots(workshop))` (tests/test_tally.py checks it).
 
-    Both statements sort every vote of the workshop, and the tally runs five times a second
-    in a voting burst: they are read off the event loop (`cpu.read_rows`)."""
+    Both statements sort every vote of the workshop, on the event loop: the broadcaster
+    spaces tallies out by what they cost (live/broadcaster.py)."""
     method = workshop.voting_method or "dots"
     params = {"workshop": workshop.id, "supports_from": support_threshold(method)}
     connection = db.session.connection()
-    cells = read_rows(connection, _CELLS, params)
-    groups = read_rows(connection, _GROUPS, params)
-    # Thousands of cells at a few thousand participants: made into a summary off the loop too.
-    return cpu_bound(_summed, method, cells, groups)
-
-
-def _summed(method: str, cells: list[tuple], groups: list[tuple]) -> tuple[Summary, int]:
-    members = {group: count for group, count in groups if group is not None}
-    voters = sum(count for _group, count in groups)
-    return Summary(method=method, cells=tuple(map(Cell._make, cells)), members=members), voters
+    cells = tuple(map(Cell._make, connection.execute(_CELLS, params)))
+    members: dict[str, int] = {}
+    voters = 0
+    for group, count in connection.execute(_GROUPS, params):
+        voters += count
+        if group is not None:
+            members[group] = count
+    return Summary(method=method, cells=cells, members=members), voters
 
 
 def voters(workshop: Workshop) -> list[Voter]:

@@ -30,7 +30,7 @@ from ..identity import participant_for, staff_user
 from ..models import Participant, User, Workshop, WorkshopFacilitator
 from ..security import PARTICIPANT_VOTE_SCOPE, PARTICIPANT_WRITE_SCOPE, origin_of
 from . import presence, rooms, throttle
-from .broadcaster import NAMESPACE, Broadcaster
+from .broadcaster import NAMESPACE, TALLY_SHARE, Broadcaster
 from .queue import RecoveringRedisManager
 from .snapshot import FACILITATOR, PARTICIPANT, PRESENTER, own_state, snapshot
 
@@ -100,7 +100,8 @@ def init_live(app: Flask) -> None:
 
         unsubscribe(broadcaster.on_events)
     broadcaster = Broadcaster(app, interval=app.config.get("TALLY_INTERVAL", 0.2),
-                              trim_interval=app.config.get("HEAP_TRIM_INTERVAL", 0))
+                              trim_interval=app.config.get("HEAP_TRIM_INTERVAL", 0),
+                              tally_share=app.config.get("TALLY_SHARE", TALLY_SHARE))
     subscribe(broadcaster.on_events)
     subscribe(on_access_events)
 

@@ -3,6 +3,15 @@
 Tallies and presence are coalesced: a change only marks its workshop dirty, and one background
 task per process sends at most a few updates per second per workshop, each computed from the
 database after the changes that triggered it (so the last one sent is never stale).
+
+A tally sums every vote of its workshop, on the event loop (the whole process waits for it):
+about 25 ms at 1,000 participants, 47 ms at 2,000 and 118 ms at 5,000 on a slow 2-core machine
+(bench/tally.py). Five of those a second would take a quarter to more than half of the process
+in a large voting burst, when its acks need it most; so the pause between flushes stretches
+with what the last flush's tallies cost, so that tallies take at most `TALLY_SHARE` of the
+process's time. A workshop of up to about a thousand people keeps five tallies a second.
+(Computing them in a thread instead was measured and is worse: docs/performance.md, "The live
+tally".)
 """
 
 from __future__ import annotations
@@ -10,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from flask import Flask
 
@@ -34,6 +44,7 @@ log = logging.getLogger(__name__)
 NAMESPACE = "/live"
 PRESENCE_INTERVAL_S = 1.0
 RESYNC_SPREAD_MS = 3000
+TALLY_SHARE = 0.15
 
 
 def local_workshops() -> set[int]:
@@ -52,9 +63,14 @@ def local_workshops() -> set[int]:
 
 
 class Broadcaster:
-    def __init__(self, app: Flask, interval: float = 0.2, trim_interval: float = 0):
+    def __init__(self, app: Flask, interval: float = 0.2, trim_interval: float = 0,
+                 tally_share: float = TALLY_SHARE,
+                 clock: Callable[[], float] = time.perf_counter):
         self.app = app
+        self.clock = clock  # times the tallies (a parameter, so that tests move time)
         self.interval = interval
+        self.tally_share = tally_share
+        self.tally_cost = 0.0  # seconds the last flush spent computing tallies
         self.trimmer = HeapTrimmer(trim_interval)
         self._dirty_tally: set[int] = set()
         self._dirty_presence: set[int] = set()
@@ -215,9 +231,17 @@ class Broadcaster:
                 if self._task is None:
                     self._task = socketio.start_background_task(self._run)
 
+    def pause(self) -> float:
+        """Seconds to wait before the next flush: the interval, or longer when the last
+        flush's tallies cost so much that they would take more than `tally_share` of the
+        process's time (a flush and the pause after it: cost / (cost + pause) <= share)."""
+        if self.tally_share <= 0 or self.tally_cost <= 0:
+            return self.interval
+        return max(self.interval, self.tally_cost * (1 / self.tally_share - 1))
+
     def _run(self) -> None:
         while True:
-            socketio.sleep(self.interval)
+            socketio.sleep(self.pause())
             try:
                 self.flush()
             except Exception:
@@ -245,6 +269,9 @@ class Broadcaster:
             publish_presence(wid)  # this process's counts, before reading everyone's
         online = {wid: presence_for(wid) for wid in presences}  # Redis: before the database
         with self.app.app_context():
+            # Wall time: on the event loop it is what the other greenlets waited (with
+            # PostgreSQL it also holds the waits for the database, so it errs long).
+            started = self.clock()
             for wid in tallies:
                 workshop = db.session.get(Workshop, wid)
                 if workshop is None:
@@ -253,6 +280,8 @@ class Broadcaster:
                 for role in (FACILITATOR, PRESENTER, PARTICIPANT):
                     if tally_visible(workshop, role):
                         outbox.append(("tally", data, rooms.role(wid, role)))
+            if tallies:
+                self.tally_cost = self.clock() - started
             for wid in presences:
                 # Only the screens that show it: a participant's phone does not.
                 data = {**online[wid], "joined": joined_count(wid)}

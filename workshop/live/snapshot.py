@@ -13,11 +13,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from ..api.serialize import CommentRow, join_url, proposal_json
-from ..cpu import cpu_bound
 from ..domain import proposals, results
 from ..domain.facilitation import timer_state
 from ..domain.participants import ORGANISATION_TYPE_LABELS
-from ..domain.ranking import Candidate, Summary, rank_summary, summary_scores
+from ..domain.ranking import Candidate, rank_summary, summary_scores
 from ..domain.workshops import Settings, allowed_phase_moves
 from ..extensions import db
 from ..models import (
@@ -47,13 +46,9 @@ def tally(workshop: Workshop, candidates: list[Candidate] | None = None) -> dict
     seq = time.time_ns() // 1000
     if candidates is None:
         candidates = results.candidates(workshop)
-    # Summed by the database: a tally costs the same at 100 votes and at 10,000.
+    # Summed by the database: a tally reads one row per proposal and organisation, however
+    # many votes there are (the database still reads every vote: see live/broadcaster.py).
     summed, voters = results.summary(workshop)
-    # Ranked off the event loop: thousands of cells at a few thousand participants (cpu.py).
-    return cpu_bound(_ranked, seq, candidates, summed, voters)
-
-
-def _ranked(seq: int, candidates: list[Candidate], summed: Summary, voters: int) -> dict:
     org_scores = summary_scores(summed, "organisation")
     rows = [
         {

@@ -38,12 +38,12 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from exports import build  # noqa: E402 - the benchmark's own modules, after the path
-from report import machine_info, write_json  # noqa: E402
+from report import machine_info, summary, write_json  # noqa: E402
 
 CHILD = textwrap.dedent("""
     from gevent import monkey
     monkey.patch_all()
-    import json, sys, time
+    import json, statistics, sys, time
     import gevent
     from workshop import create_app
     from workshop.extensions import db
@@ -78,18 +78,11 @@ CHILD = textwrap.dedent("""
             walls.append(time.perf_counter() - started)
             gevent.sleep(0.003)  # the ticker's first tick after the tally ends its gap
             stalls.append(max(gaps))
-    q = lambda xs, p: sorted(xs)[min(len(xs) - 1, int(p * len(xs)))]
+    # The pause the broadcaster takes after a tally of the median cost.
     broadcaster = Broadcaster(app, interval=app.config.get("TALLY_INTERVAL", 0.2))
-    broadcaster.tally_cost = q(walls, 0.5)
-    pause = broadcaster.pause()
-    print(json.dumps({
-        "rows": len(data["rows"]), "voters": data["voters"],
-        "wall_ms": {"p50": round(q(walls, 0.5) * 1000, 2), "p95": round(q(walls, 0.95) * 1000, 2)},
-        "stall_ms": {"p50": round(q(stalls, 0.5) * 1000, 2),
-                     "p95": round(q(stalls, 0.95) * 1000, 2),
-                     "max": round(max(stalls) * 1000, 2)},
-        "pause_ms": round(pause * 1000), "tallies_per_s": round(1 / (pause + q(walls, 0.5)), 1),
-    }))
+    broadcaster.tally_cost = statistics.median(walls)
+    print(json.dumps({"rows": len(data["rows"]), "voters": data["voters"], "walls": walls,
+                      "stalls": stalls, "pause_s": broadcaster.pause()}))
 """)
 
 
@@ -121,12 +114,16 @@ def main(argv=None) -> int:
             if done.returncode != 0:
                 print(done.stderr, file=sys.stderr)
                 return 1
-            row = json.loads(done.stdout.strip().splitlines()[-1])
-            row.update(participants=n, proposals=args.proposals, votes=int(votes))
+            measured = json.loads(done.stdout.strip().splitlines()[-1])
+            wall, stall = summary(measured["walls"]), summary(measured["stalls"])
+            pause = measured["pause_s"]
+            row = {"rows": measured["rows"], "voters": measured["voters"],
+                   "wall_ms": wall, "stall_ms": stall, "pause_ms": round(pause * 1000),
+                   "tallies_per_s": round(1 / (pause + wall["p50"] / 1000), 1),
+                   "participants": n, "proposals": args.proposals, "votes": int(votes)}
             figures.append(row)
-            print(f"{n:>12} {row['wall_ms']['p50']:>9} {row['wall_ms']['p95']:>9} "
-                  f"{row['stall_ms']['p50']:>10} {row['stall_ms']['max']:>10} "
-                  f"{row['pause_ms']:>6} {row['tallies_per_s']:>10}")
+            print(f"{n:>12} {wall['p50']:>9.1f} {wall['p95']:>9.1f} {stall['p50']:>10.1f} "
+                  f"{stall['max']:>10.1f} {row['pause_ms']:>6} {row['tallies_per_s']:>10}")
     out = HERE / "results" / f"{datetime.date.today().isoformat()}-{args.label}.json"
     write_json(out, {"benchmark": "tally", "machine": machine_info(), "args": vars(args),
                      "figures": figures})

@@ -406,12 +406,10 @@ def test_tallies_are_spaced_out_by_what_they_cost(app, live, monkeypatch):
     its tallies cost, and the pause before the next one stretches so that tallies take at most
     the broadcaster's share of the process; a cheap tally keeps the configured interval, and a
     flush without tallies changes nothing."""
-    import sys
+    from workshop.live import broadcaster  # the app's instance (it shadows its module's name)
+    from workshop.live.broadcaster import TALLY_SHARE, Broadcaster
 
-    from workshop.live import broadcaster
-
-    module = sys.modules["workshop.live.broadcaster"]
-    assert broadcaster.tally_share == module.TALLY_SHARE
+    assert broadcaster.tally_share == TALLY_SHARE
     workshop = make_workshop(phase="ideation")
     anna = join_as(workshop, "Anna")
     proposal = propose(workshop, anna)
@@ -431,7 +429,7 @@ def test_tallies_are_spaced_out_by_what_they_cost(app, live, monkeypatch):
 
     # The pause that follows, on a broadcaster with the server's interval (the tests' own
     # never flushes by itself: TALLY_INTERVAL is an hour).
-    spacing = module.Broadcaster(app, interval=0.2)
+    spacing = Broadcaster(app, interval=0.2)
     assert spacing.pause() == 0.2  # nothing measured yet
     spacing.tally_cost = broadcaster.tally_cost
     # 60 ms of tally, then 340 ms of pause: 15 % of the time.

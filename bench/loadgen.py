@@ -22,6 +22,7 @@ import resource
 import signal
 import time
 import uuid
+from collections import Counter
 from http.cookies import SimpleCookie
 
 
@@ -45,7 +46,8 @@ class Client:
     """One simulated participant: a cookie from the join, one Socket.IO connection."""
 
     __slots__ = ("index", "lb", "cookie", "sio", "snapshot_at", "snapshot_event", "phase_at",
-                 "tallies", "tally_dots", "tally_dots_at", "received", "connected", "error")
+                 "tallies", "tally_dots", "tally_dots_at", "received", "connected", "error",
+                 "dropped")
 
     def __init__(self, index: int):
         self.index = index
@@ -61,6 +63,7 @@ class Client:
         self.received: dict[str, int] = {}
         self.connected = False
         self.error: str | None = None
+        self.dropped: str | None = None  # why the connection ended, when we did not end it
 
     def count(self, event: str) -> None:
         self.received[event] = self.received.get(event, 0) + 1
@@ -137,7 +140,10 @@ class Generator:
             client.count(event)
 
         async def on_disconnect(reason=None):
+            # python-socketio says why: the server ended it, or the transport failed (a ping
+            # not answered in time: a saturated server or generator).
             client.connected = False
+            client.dropped = str(reason or "unknown")
 
         sio.on("snapshot", on_snapshot, namespace=NS)
         sio.on("phase", on_phase, namespace=NS)
@@ -305,6 +311,8 @@ class Generator:
             "tally_dots": [c.tally_dots for c in self.clients if c.sio is not None],
             "tally_dots_at": [c.tally_dots_at for c in self.clients if c.sio is not None],
             "still_connected": sum(1 for c in self.clients if c.connected),
+            "dropped": dict(Counter(c.dropped for c in self.clients
+                                    if not c.connected and c.dropped)),
             "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         }
 

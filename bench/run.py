@@ -396,8 +396,14 @@ async def scenario(args, dep: Deployment, gens: Generators, target: str, mode: s
         out["received_by_participants"] = dict(received)
         out["received_by_facilitator"] = facilitator.received
         out["still_connected"] = sum(r["still_connected"] for r in final)
+        dropped: dict[str, int] = defaultdict(int)
+        for r in final:
+            for reason, c in r.get("dropped", {}).items():
+                dropped[reason] += c
+        out["dropped_because"] = dict(dropped)
         if out["still_connected"] < connected:
-            error("disconnected", connected - out["still_connected"])
+            error("disconnected", connected - out["still_connected"],
+                  [f"{c} connections ended: {reason}" for reason, c in sorted(dropped.items())])
         out["generator_max_rss_mb"] = [r["max_rss_kb"] / 1024 for r in final]
         sample("end")
         watcher.cancel()

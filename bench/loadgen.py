@@ -7,6 +7,7 @@ with small commands; each command is answered with one reply (a dict) when it is
     {"cmd": "wait_phase", ...}   wait until every client here has received `phase` == X
     {"cmd": "propose", ...}      a share of the clients send `propose` (acked)
     {"cmd": "vote", ...}         every client places all its dots, spread over a window (acked)
+    {"cmd": "recover", ...}      after a server restart: when each client is back and answered
     {"cmd": "report"}            messages received, last tally seen, this process's CPU
     {"cmd": "close"}             disconnect every client and exit
 
@@ -25,12 +26,42 @@ import uuid
 from collections import Counter
 from http.cookies import SimpleCookie
 
+import socketio
+
+
+def as_patient_as_a_browser(sio) -> None:
+    """Give a python-socketio client the browser's patience with a quiet server.
+
+    The browser (engine.io-client) gives up on a connection when no ping has come for the
+    server's pingInterval + pingTimeout (40 s here). python-engineio's client gives up when it
+    has had nothing to *send* for max(pingInterval, pingTimeout) + 5 s (25 s): its answer to a
+    ping is its only traffic on a quiet connection, so a ping that comes 5 s late drops it.
+    In the 2,000-participant runs every dropped connection was that (one "packet queue is
+    empty, aborting" line each, app and bare server alike, while the generators decoded the
+    proposal burst), a limit browsers do not have. Called on every (re)connection: the
+    handshake sets the timeouts afresh."""
+    eio = sio.eio
+    if eio.ping_interval and eio.ping_timeout:
+        # The write loop's wait becomes pingInterval + pingTimeout, as the browser's.
+        eio.ping_timeout = eio.ping_interval + eio.ping_timeout - 5
+
+
+class BrowserLikeClient(socketio.AsyncClient):
+    """python-socketio's client, waiting for the server's answer to a (re)connection as long
+    as the browser does (socket.io-client's `timeout`, 20 s).
+
+    Its own reconnection calls `connect()` without `wait_timeout`, so it gives up on a
+    namespace after 1 s: after a restart with 1,000 clients, every reconnection gave up while
+    the busy server was still admitting it, and came back to be admitted again; in 60 s not
+    one got in, with the server at 100 % (bench/recovery.py). Browsers wait."""
+
+    async def connect(self, *args, wait_timeout: float = 20, **kwargs):
+        return await super().connect(*args, wait_timeout=wait_timeout, **kwargs)
+
 
 def ack_timeouts() -> tuple[type[BaseException], ...]:
     """What a call whose ack never came raises: python-socketio's own TimeoutError (not the
     builtin one, which an asyncio timeout raises). Both count as a lost ack, not an error."""
-    import socketio
-
     return (TimeoutError, socketio.exceptions.TimeoutError)
 
 
@@ -47,7 +78,7 @@ class Client:
 
     __slots__ = ("index", "lb", "cookie", "sio", "snapshot_at", "snapshot_event", "phase_at",
                  "tallies", "tally_dots", "tally_dots_at", "received", "connected", "error",
-                 "dropped")
+                 "dropped", "dropped_at", "last_snapshot_at")
 
     def __init__(self, index: int):
         self.index = index
@@ -64,6 +95,8 @@ class Client:
         self.connected = False
         self.error: str | None = None
         self.dropped: str | None = None  # why the connection ended, when we did not end it
+        self.dropped_at: float | None = None
+        self.last_snapshot_at: float | None = None  # every (re)connection sends one
 
     def count(self, event: str) -> None:
         self.received[event] = self.received.get(event, 0) + 1
@@ -76,6 +109,9 @@ class Generator:
         self.http = None
         self.base = ""
         self.code = ""
+        self.connect_started = time.monotonic()  # reset by cmd_connect
+        self.own_sessions: list = []  # reconnecting clients' HTTP sessions (cookie jars)
+        self.lag_max, self.lag_at = 0.0, None
 
     # --- plumbing -----------------------------------------------------------------------------
 
@@ -88,6 +124,7 @@ class Generator:
         # clients; each sends its own Cookie header.
         self.http = aiohttp.ClientSession(connector=connector,
                                           cookie_jar=aiohttp.DummyCookieJar())
+        lag_watch = asyncio.create_task(self._watch_lag())
         try:
             while True:
                 command = await loop.run_in_executor(None, self.conn.recv)
@@ -105,19 +142,48 @@ class Generator:
                 reply["now"] = time.monotonic()
                 self.conn.send(reply)
         finally:
+            lag_watch.cancel()
             await self.http.close()
 
-    def _client_factory(self, client: Client):
-        import socketio
+    async def _watch_lag(self) -> None:
+        """How late this process's event loop runs (a saturated generator answers the
+        server's pings late): the worst lateness of a 100 ms sleep, and when it was."""
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(0.1)
+            late = time.monotonic() - before - 0.1
+            if late > self.lag_max:
+                self.lag_max, self.lag_at = late, time.monotonic()
 
-        sio = socketio.AsyncClient(
-            reconnection=False, handle_sigint=False, http_session=self.http,
-            request_timeout=30,
-            websocket_extra_options={"headers": {"Cookie": client.cookie}},
-        )
+    def _client_factory(self, client: Client, reconnect: bool = False):
+        # reconnect: as the browser's socket.io client does (static/js/live.js): 1 s doubling
+        # to 5 s, give or take half. Otherwise a dropped client stays dropped (an error).
+        if reconnect:
+            # A cookie jar of its own, as a phone's browser has: python-engineio sends a
+            # websocket_extra_options header only on the first connection (it pops it), so a
+            # reconnection would arrive without the participant's cookie.
+            import aiohttp
+
+            http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+            http.cookie_jar.update_cookies(
+                {k: m.value for k, m in SimpleCookie(client.cookie).items()})
+            self.own_sessions.append(http)
+            options = {}
+        else:
+            http = self.http
+            options = {"websocket_extra_options": {"headers": {"Cookie": client.cookie}}}
+        sio = BrowserLikeClient(
+            reconnection=reconnect, reconnection_delay=1, reconnection_delay_max=5,
+            randomization_factor=0.5, handle_sigint=False, http_session=http,
+            request_timeout=30, **options)
+
+        async def on_connect():
+            as_patient_as_a_browser(sio)
 
         async def on_snapshot(data):
             client.count("snapshot")
+            client.last_snapshot_at = time.monotonic()
+            client.connected = True
             if client.snapshot_at is None:
                 client.snapshot_at = time.monotonic()
                 client.snapshot_event.set()
@@ -143,8 +209,9 @@ class Generator:
             # python-socketio says why: the server ended it, or the transport failed (a ping
             # not answered in time: a saturated server or generator).
             client.connected = False
-            client.dropped = str(reason or "unknown")
+            client.dropped, client.dropped_at = str(reason or "unknown"), time.monotonic()
 
+        sio.on("connect", on_connect, namespace=NS)
         sio.on("snapshot", on_snapshot, namespace=NS)
         sio.on("phase", on_phase, namespace=NS)
         sio.on("tally", on_tally, namespace=NS)
@@ -173,7 +240,7 @@ class Generator:
                         self.http, self.base, self.code, client.index, client.lb, timeout)
                     t1 = time.monotonic()
                     joins.append(t1 - t0)
-                    client.sio = self._client_factory(client)
+                    client.sio = self._client_factory(client, command.get("reconnect", False))
                     await client.sio.connect(self.base, namespaces=[NS],
                                              auth={"workshop": self.code},
                                              transports=["websocket"], wait_timeout=timeout)
@@ -184,7 +251,7 @@ class Generator:
                     client.error = f"{type(error).__name__}: {error}"[:300]
                     errors.append(client.error)
 
-        t_start = time.monotonic()
+        t_start = self.connect_started = time.monotonic()
         await asyncio.gather(*(one(c) for c in self.clients))
         return {"joins": joins, "connects": connects, "errors": errors,
                 "started": t_start, "finished": time.monotonic(),
@@ -301,6 +368,64 @@ class Generator:
         await asyncio.gather(*tasks)
         return {"records": records, "errors": errors}
 
+    async def cmd_recover(self, command: dict) -> dict:
+        """After the server was killed at `killed` (monotonic, this machine's clock): how long
+        each client took to be back (a snapshot from the new server) and to be answered, in
+        seconds after `back`, the moment the restarted server answered HTTP.
+
+        Answered: as the browser (static/js/live.js) resends an action that was not
+        acknowledged when it is back, each client sends one `own` (as cheap as a resent vote)
+        and waits `ack_timeout` (the browser's 8 s) for the ack; without one it keeps the
+        action and sends it again only after its next reconnection, never in a loop."""
+        killed, back, deadline = command["killed"], command["back"], command["deadline"]
+        ack_timeout = command["ack_timeout"]
+        returned: list[float] = []
+        answered: list[float] = []
+        resends = 0
+        never: dict[str, int] = {}
+
+        def note(why: str) -> None:
+            never[why] = never.get(why, 0) + 1
+
+        async def one(client: Client) -> None:
+            nonlocal resends
+            while time.monotonic() < deadline:
+                if (client.last_snapshot_at or 0) > killed and client.sio.connected:
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                note(f"not back (socket.io connected: {client.sio.connected}, engine.io "
+                     f"{client.sio.eio.state}, snapshot since the kill: "
+                     f"{(client.last_snapshot_at or 0) > killed})")
+                return
+            returned.append(client.last_snapshot_at - back)
+            attempts = 0
+            while time.monotonic() < deadline:
+                came_back, ack = client.last_snapshot_at, None
+                if client.sio.connected:
+                    attempts += 1
+                    try:
+                        ack = await client.sio.call("own", {}, namespace=NS,
+                                                    timeout=ack_timeout)
+                    except Exception:  # noqa: BLE001 - no answer: kept for the next reconnection
+                        ack = None
+                    if ack and ack.get("ok"):
+                        answered.append(time.monotonic() - back)
+                        resends += attempts - 1
+                        return
+                    if ack:  # refused (the database is busy): the browser resends it
+                        await asyncio.sleep(1.0)
+                        continue
+                # Not answered (or not connected): sent again once the client is back again.
+                while time.monotonic() < deadline and client.last_snapshot_at == came_back:
+                    await asyncio.sleep(0.1)
+            resends += max(0, attempts - 1)
+            note("not answered")
+
+        await asyncio.gather(*(one(c) for c in self.clients if c.sio is not None))
+        return {"returned": returned, "answered": answered, "resends": resends,
+                "never": never}
+
     async def cmd_report(self, command: dict) -> dict:
         received: dict[str, int] = {}
         for client in self.clients:
@@ -314,6 +439,13 @@ class Generator:
             "dropped": dict(Counter(c.dropped for c in self.clients
                                     if not c.connected and c.dropped)),
             "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            "loop_lag_max_s": self.lag_max,
+            # When connections dropped and the loop was latest, in seconds after the connects
+            # began (to set beside the phases).
+            "loop_lag_max_after_s": (None if self.lag_at is None
+                                     else self.lag_at - self.connect_started),
+            "dropped_after_s": sorted(round(c.dropped_at - self.connect_started, 1)
+                                      for c in self.clients if c.dropped_at),
         }
 
     async def close(self, timeout: float) -> None:
@@ -329,6 +461,8 @@ class Generator:
             await asyncio.wait_for(asyncio.gather(*(one(c) for c in clients)), timeout)
         except TimeoutError:
             pass
+        for http in self.own_sessions:
+            await http.close()
 
 
 def _timeout(seconds: float):
@@ -378,8 +512,6 @@ class Screen:
     tally (arrival time and dots per proposal) and every phase it receives."""
 
     def __init__(self, http, cookie: str, auth: dict):
-        import socketio
-
         self.auth = auth
         self.snapshot: dict | None = None
         self.snapshot_event = asyncio.Event()
@@ -412,6 +544,10 @@ class Screen:
         async def on_other(event, data=None):
             self._count(event)
 
+        async def on_connect():
+            as_patient_as_a_browser(self.sio)
+
+        self.sio.on("connect", on_connect, namespace=NS)
         self.sio.on("snapshot", on_snapshot, namespace=NS)
         self.sio.on("tally", on_tally, namespace=NS)
         self.sio.on("phase", on_phase, namespace=NS)

@@ -177,6 +177,28 @@ def split(n: int, parts: int) -> list[int]:
 # --- one run: one level, mode and target ------------------------------------------------------
 
 
+async def open_workshop(http, dep: Deployment, title: str = "Benchmark") -> tuple[str, str]:
+    """A facilitator (made by the CLI), logged in through the API, and a new workshop: its
+    code and the facilitator's Cookie header (with a sticky load-balancer cookie)."""
+    base = dep.url
+    email, password = await asyncio.get_running_loop().run_in_executor(
+        None, dep.create_facilitator)
+    lb = f"samskab_lb={uuid.uuid4().hex}"
+    async with http.post(f"{base}/api/v1/auth/login",
+                         json={"email": email, "password": password},
+                         headers={"Cookie": lb}) as response:
+        if response.status != 200:
+            raise BenchError(f"login answered {response.status}: {await response.text()}")
+        staff_cookie = loadgen.cookie_header(response.headers) + "; " + lb
+    async with http.post(f"{base}/api/v1/workshops", json={"title": title},
+                         headers={"Cookie": staff_cookie}) as response:
+        if response.status != 201:
+            raise BenchError(f"creating the workshop answered {response.status}: "
+                             f"{await response.text()}")
+        code = (await response.json())["code"]
+    return code, staff_cookie
+
+
 async def scenario(args, dep: Deployment, gens: Generators, target: str, mode: str,
                    n: int) -> dict:
     import aiohttp
@@ -201,21 +223,7 @@ async def scenario(args, dep: Deployment, gens: Generators, target: str, mode: s
     screens: list[loadgen.Screen] = []
     try:
         # --- the facilitator, the workshop, the screens -------------------------------------
-        email, password = await asyncio.get_running_loop().run_in_executor(
-            None, dep.create_facilitator)
-        lb = f"samskab_lb={uuid.uuid4().hex}"
-        async with http.post(f"{base}/api/v1/auth/login",
-                             json={"email": email, "password": password},
-                             headers={"Cookie": lb}) as response:
-            if response.status != 200:
-                raise BenchError(f"login answered {response.status}: {await response.text()}")
-            staff_cookie = loadgen.cookie_header(response.headers) + "; " + lb
-        async with http.post(f"{base}/api/v1/workshops", json={"title": "Benchmark"},
-                             headers={"Cookie": staff_cookie}) as response:
-            if response.status != 201:
-                raise BenchError(f"creating the workshop answered {response.status}: "
-                                 f"{await response.text()}")
-            code = (await response.json())["code"]
+        code, staff_cookie = await open_workshop(http, dep)
         key = dep.presenter_key(code)
         facilitator = await loadgen.Screen(http, staff_cookie,
                                            {"workshop": code, "role": "facilitator"}
@@ -263,7 +271,8 @@ async def scenario(args, dep: Deployment, gens: Generators, target: str, mode: s
         connected = sum(r["connected"] for r in replies)
         for r in replies:
             error("connect", len(r["errors"]), r["errors"])
-        ramp = max(r["finished"] for r in replies) - min(r["started"] for r in replies)
+        connects_began = min(r["started"] for r in replies)
+        ramp = max(r["finished"] for r in replies) - connects_began
         out["connect"] = {"connected": connected, "ramp_s": ramp,
                           "per_s": connected / ramp if ramp > 0 else None,
                           "join_ms": report.summary(joins), "snapshot_ms": report.summary(connects),
@@ -405,6 +414,13 @@ async def scenario(args, dep: Deployment, gens: Generators, target: str, mode: s
             error("disconnected", connected - out["still_connected"],
                   [f"{c} connections ended: {reason}" for reason, c in sorted(dropped.items())])
         out["generator_max_rss_mb"] = [r["max_rss_kb"] / 1024 for r in final]
+        out["generator_loop_lag"] = [{k: r.get(k) for k in ("loop_lag_max_s",
+                                                             "loop_lag_max_after_s")}
+                                     for r in final]
+        out["dropped_after_s"] = sorted(t for r in final for t in r.get("dropped_after_s", []))
+        # The run's moments in seconds after the connects began (beside dropped_after_s).
+        out["timeline_s"] = {name: round(s["t"] - connects_began, 1)
+                             for name, s in samples.items() if name != "idle"}
         sample("end")
         watcher.cancel()
         peak_rss["kb"] = max(peak_rss["kb"], samples["end"]["rss_kb"])

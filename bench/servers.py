@@ -350,6 +350,20 @@ class Deployment:
         for index, master in enumerate(self.masters):
             self._wait_answering(index, master)
 
+    def kill(self, index: int = 0) -> None:
+        """SIGKILL one server process (its master and worker): no shutdown of any kind."""
+        master = self.masters[index]
+        try:
+            os.killpg(master.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        master.wait(timeout=10)
+
+    def restart(self, index: int = 0) -> None:
+        """Start a killed server process again on its port, and wait until it answers."""
+        self.masters[index] = self._gunicorn(index, self.ports[index])
+        self._wait_answering(index, self.masters[index])
+
     def _check_redis(self) -> None:
         import redis
 
@@ -359,7 +373,7 @@ class Deployment:
             raise BenchError(f"Redis is not reachable at {self.redis_url}: {error}") from None
 
     def _gunicorn(self, index: int, port: int) -> subprocess.Popen:
-        log = open(self.workdir / f"{self.target}-{index}.log", "wb")
+        log = open(self.workdir / f"{self.target}-{index}.log", "ab")  # a restart appends
         app = "workshop.wsgi:app" if self.target == "app" else "bare_server:app"
         extra = [] if self.target == "app" else ["--pythonpath", str(BENCH)]
         # The Procfile's web line, on a loopback port.

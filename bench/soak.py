@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import loadgen  # noqa: E402
 import report  # noqa: E402
+from run import open_workshop  # noqa: E402
 from servers import BenchError, Deployment, nginx_binary  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -946,21 +947,7 @@ async def soak(args, dep: Deployment, workers: Workers, out: dict) -> None:
     sampler = None
     try:
         # --- the facilitator, the workshop, the two screens --------------------------------
-        email, password = await asyncio.get_running_loop().run_in_executor(
-            None, dep.create_facilitator)
-        lb = f"samskab_lb={uuid.uuid4().hex}"
-        async with http.post(f"{base}/api/v1/auth/login",
-                             json={"email": email, "password": password},
-                             headers={"Cookie": lb}) as response:
-            if response.status != 200:
-                raise BenchError(f"login answered {response.status}: {await response.text()}")
-            staff = loadgen.cookie_header(response.headers) + "; " + lb
-        async with http.post(f"{base}/api/v1/workshops", json={"title": "Soak"},
-                             headers={"Cookie": staff}) as response:
-            if response.status != 201:
-                raise BenchError(f"creating the workshop answered {response.status}: "
-                                 f"{await response.text()}")
-            code = (await response.json())["code"]
+        code, staff = await open_workshop(http, dep, "Soak")
         key = dep.presenter_key(code)
         facilitator = loadgen.Screen(http, staff, {"workshop": code, "role": "facilitator"})
         presenter = loadgen.Screen(http, f"samskab_lb={uuid.uuid4().hex}",

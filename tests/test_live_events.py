@@ -3,6 +3,8 @@ refusals, broadcasts after commit, tallies only to those who may see them."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.factories import (
@@ -407,7 +409,7 @@ def test_tallies_are_spaced_out_by_what_they_cost(app, live, monkeypatch):
     the broadcaster's share of the process; a cheap tally keeps the configured interval, and a
     flush without tallies changes nothing."""
     from workshop.live import broadcaster  # the app's instance (it shadows its module's name)
-    from workshop.live.broadcaster import TALLY_SHARE, Broadcaster
+    from workshop.live.broadcaster import TALLY_MAX_PAUSE, TALLY_SHARE, Broadcaster
 
     assert broadcaster.tally_share == TALLY_SHARE
     workshop = make_workshop(phase="ideation")
@@ -437,8 +439,27 @@ def test_tallies_are_spaced_out_by_what_they_cost(app, live, monkeypatch):
     assert 0.06 / (0.06 + spacing.pause()) == pytest.approx(0.15)
     spacing.tally_cost = 0.01  # cheap: the interval
     assert spacing.pause() == 0.2
+    spacing.tally_cost = 0.5  # very costly (or a busy database): never more than a second
+    assert spacing.pause() == TALLY_MAX_PAUSE == 1.0
     spacing.tally_share, spacing.tally_cost = 0, 5.0  # spacing turned off
     assert spacing.pause() == 0.2
+
+
+def test_a_tally_is_timed_by_what_it_takes_from_the_process_not_by_waiting():
+    """With PostgreSQL a tally waits for the database while other greenlets use the process;
+    what it costs is the CPU the process spends, not the wall time (which once stretched the
+    pause to seconds on a busy database)."""
+    from workshop.live.broadcaster import Broadcaster
+
+    clock = Broadcaster(None).clock
+    started = clock()
+    time.sleep(0.3)  # waiting, as for a database's answer
+    waited = clock() - started
+    started = clock()
+    sum(i * i for i in range(300_000))  # computing
+    computed = clock() - started
+    assert waited < 0.05  # 0.3 s of wall time
+    assert computed > 0
 
 
 def test_changes_made_through_the_api_are_broadcast(app, live, api):

@@ -7,7 +7,7 @@ PORT ?= 5000
 # Join links, the allowed Origin and printed logins follow the address `make run` serves on.
 export PUBLIC_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test venv migrate demo lint bench soak clean translations catalogs
+.PHONY: run test venv migrate demo lint bench soak recovery clean translations catalogs
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,11 @@ bench: venv $(BIN)/.bench-installed
 # Options through SOAK_ARGS, e.g. `make soak SOAK_ARGS="--participants 50 --minutes 1"`.
 soak: venv $(BIN)/.bench-installed
 	$(BIN)/python bench/soak.py $(SOAK_ARGS)
+
+# How soon everyone is back after the only server is killed (issue 7; not part of the test
+# suite); see bench/README.md ("Recovery"). Options through RECOVERY_ARGS.
+recovery: venv $(BIN)/.bench-installed
+	$(BIN)/python bench/recovery.py $(RECOVERY_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-output

@@ -29,34 +29,33 @@ from http.cookies import SimpleCookie
 import socketio
 
 
-def as_patient_as_a_browser(sio) -> None:
-    """Give a python-socketio client the browser's patience with a quiet server.
-
-    The browser (engine.io-client) gives up on a connection when no ping has come for the
-    server's pingInterval + pingTimeout (40 s here). python-engineio's client gives up when it
-    has had nothing to *send* for max(pingInterval, pingTimeout) + 5 s (25 s): its answer to a
-    ping is its only traffic on a quiet connection, so a ping that comes 5 s late drops it.
-    In the 2,000-participant runs every dropped connection was that (one "packet queue is
-    empty, aborting" line each, app and bare server alike, while the generators decoded the
-    proposal burst), a limit browsers do not have. Called on every (re)connection: the
-    handshake sets the timeouts afresh."""
-    eio = sio.eio
-    if eio.ping_interval and eio.ping_timeout:
-        # The write loop's wait becomes pingInterval + pingTimeout, as the browser's.
-        eio.ping_timeout = eio.ping_interval + eio.ping_timeout - 5
-
-
 class BrowserLikeClient(socketio.AsyncClient):
-    """python-socketio's client, waiting for the server's answer to a (re)connection as long
-    as the browser does (socket.io-client's `timeout`, 20 s).
+    """python-socketio's client, as patient as the browser's socket.io-client.
 
-    Its own reconnection calls `connect()` without `wait_timeout`, so it gives up on a
-    namespace after 1 s: after a restart with 1,000 clients, every reconnection gave up while
-    the busy server was still admitting it, and came back to be admitted again; in 60 s not
-    one got in, with the server at 100 % (bench/recovery.py). Browsers wait."""
+    With the server: its own reconnection calls `connect()` without `wait_timeout`, so it gives
+    up on a namespace after 1 s. After a restart with 1,000 clients every reconnection gave up
+    while the busy server was still admitting it, and came back to be admitted again; in 60 s
+    not one got in, with the server at 100 % (bench/recovery.py). Browsers wait 20 s
+    (socket.io-client's `timeout`).
+
+    With a quiet connection: the browser gives up when no ping has come for the server's
+    pingInterval + pingTimeout (40 s here); python-engineio's client when it has had nothing
+    to *send* for max(pingInterval, pingTimeout) + 5 s (25 s), and its answer to a ping is its
+    only traffic on a quiet connection, so a ping 5 s late drops it. In the 2,000-participant
+    runs every dropped connection was that (one "packet queue is empty, aborting" line each,
+    app and bare server alike, 25-27 s after the first clients connected, while the server
+    sent the proposal burst). Set at engine.io's connect, before its write loop starts, on
+    every (re)connection: the handshake sets the timeouts afresh."""
 
     async def connect(self, *args, wait_timeout: float = 20, **kwargs):
         return await super().connect(*args, wait_timeout=wait_timeout, **kwargs)
+
+    async def _handle_eio_connect(self):
+        eio = self.eio
+        if eio.ping_interval and eio.ping_timeout:
+            # The write loop waits max(interval, timeout) + 5: make it interval + timeout.
+            eio.ping_timeout = eio.ping_interval + eio.ping_timeout - 5
+        await super()._handle_eio_connect()
 
 
 def ack_timeouts() -> tuple[type[BaseException], ...]:
@@ -177,9 +176,6 @@ class Generator:
             randomization_factor=0.5, handle_sigint=False, http_session=http,
             request_timeout=30, **options)
 
-        async def on_connect():
-            as_patient_as_a_browser(sio)
-
         async def on_snapshot(data):
             client.count("snapshot")
             client.last_snapshot_at = time.monotonic()
@@ -211,7 +207,6 @@ class Generator:
             client.connected = False
             client.dropped, client.dropped_at = str(reason or "unknown"), time.monotonic()
 
-        sio.on("connect", on_connect, namespace=NS)
         sio.on("snapshot", on_snapshot, namespace=NS)
         sio.on("phase", on_phase, namespace=NS)
         sio.on("tally", on_tally, namespace=NS)
@@ -518,7 +513,7 @@ class Screen:
         self.tallies: list[tuple[float, dict[int, int], int]] = []
         self.phase_at: dict[str, float] = {}
         self.received: dict[str, int] = {}
-        self.sio = socketio.AsyncClient(
+        self.sio = BrowserLikeClient(
             reconnection=False, handle_sigint=False, http_session=http, request_timeout=30,
             websocket_extra_options={"headers": {"Cookie": cookie}})
 
@@ -544,10 +539,6 @@ class Screen:
         async def on_other(event, data=None):
             self._count(event)
 
-        async def on_connect():
-            as_patient_as_a_browser(self.sio)
-
-        self.sio.on("connect", on_connect, namespace=NS)
         self.sio.on("snapshot", on_snapshot, namespace=NS)
         self.sio.on("tally", on_tally, namespace=NS)
         self.sio.on("phase", on_phase, namespace=NS)

@@ -57,12 +57,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--keep-logs", action="store_true",
                         help="keep the server's log in bench/results/logs-<label>/")
     args = parser.parse_args(argv)
-    try:
-        args.levels = [int(x) for x in args.levels.split(",") if x.strip()]
-    except ValueError:
-        parser.error("--levels: comma-separated whole numbers, e.g. 200,500")
-    if not args.levels or min(args.levels) < 1:
-        parser.error("--levels: at least one level, each at least 1")
+    args.levels = report.parse_levels(parser, args.levels)
     if args.generators < 1 or args.connect_concurrency < 1:
         parser.error("--generators and --connect-concurrency must be at least 1")
     if args.ack_timeout <= 0 or args.wait <= 0:

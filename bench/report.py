@@ -16,6 +16,21 @@ PACKAGES = ("Flask", "Flask-SocketIO", "python-socketio", "python-engineio", "si
             "matplotlib")
 
 
+# --- options ----------------------------------------------------------------------------------
+
+
+def parse_levels(parser, text: str) -> list[int]:
+    """The `--levels` option of every benchmark script: participant counts separated by
+    commas, each at least 1; anything else is the parser's clear error (exit status 2)."""
+    try:
+        levels = [int(x) for x in str(text).split(",") if x.strip()]
+    except ValueError:
+        parser.error("--levels takes participant counts separated by commas, e.g. 1000,2000")
+    if not levels or min(levels) < 1:
+        parser.error("--levels: at least one level, each at least 1")
+    return levels
+
+
 # --- statistics -------------------------------------------------------------------------------
 
 

@@ -84,7 +84,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.quick:
         args.levels = "50,100"
-    args.levels = [int(x) for x in str(args.levels).split(",") if x.strip()]
+    args.levels = report.parse_levels(p, args.levels)
     args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     for t in args.targets:

@@ -38,7 +38,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from exports import build  # noqa: E402 - the benchmark's own modules, after the path
-from report import machine_info, summary, write_json  # noqa: E402
+from report import machine_info, parse_levels, summary, write_json  # noqa: E402
 
 CHILD = textwrap.dedent("""
     from gevent import monkey
@@ -96,12 +96,9 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=60, help="tallies per level")
     parser.add_argument("--label", default="tally")
     args = parser.parse_args(argv)
-    try:
-        levels = [int(n) for n in args.levels.split(",")]
-    except ValueError:
-        parser.error("--levels takes participant counts separated by commas, e.g. 1000,2000")
-    if any(n < 1 for n in levels) or args.proposals < args.votes or args.rounds < 1:
-        parser.error("levels and rounds must be positive, and proposals at least votes")
+    levels = parse_levels(parser, args.levels)
+    if args.proposals < args.votes or args.rounds < 1:
+        parser.error("rounds must be positive, and proposals at least votes")
     figures = []
     print(f"{'participants':>12} {'wall p50':>9} {'wall p95':>9} {'stall p50':>10} "
           f"{'stall max':>10} {'pause':>6} {'tallies/s':>10}  (ms)")

@@ -8,8 +8,9 @@ A tally sums every vote of its workshop, on the event loop (the whole process wa
 about 25 ms at 1,000 participants, 47 ms at 2,000 and 118 ms at 5,000 on a slow 2-core machine
 (bench/tally.py). Five of those a second would take a quarter to more than half of the process
 in a large voting burst, when its acks need it most; so the pause between flushes stretches
-with what the last flush's tallies cost, so that tallies take at most `TALLY_SHARE` of the
-process's time. A workshop of up to about a thousand people keeps five tallies a second.
+with what the last flush's tallies cost (CPU time, not wall time), so that tallies take at
+most `TALLY_SHARE` of the process's time, and never beyond `TALLY_MAX_PAUSE` (one second). A
+workshop of up to about a thousand people keeps five tallies a second.
 (Computing them in a thread instead was measured and is worse: docs/performance.md, "The live
 tally".)
 """

@@ -1,8 +1,9 @@
 """How long does the live tally stop the event loop, and how often is it sent? (issue 6)
 
-While votes arrive, every process recomputes each workshop's tally from the database (two
-statements that sum every vote per proposal and organisation, `results.summary`, then the
-ranking in both weightings) and sends it (live/broadcaster.py). The server is one gevent process
+While votes arrive, every process recomputes each workshop's tally from the database (the
+sums the database keeps as votes are written, workshop/sums.py: per proposal under dots and
+approval, `results.proposal_totals`, per proposal and organisation under score; then the
+ranking) and sends it (live/broadcaster.py). The server is one gevent process
 per core and the tally runs on its event loop: every ack and message of the process waits while
 it computes. The broadcaster therefore spaces tallies out by their cost, so that they take at
 most `TALLY_SHARE` of the process's time.

@@ -452,3 +452,40 @@ class AuditEvent(db.Model):
     workshop_code: Mapped[str] = mapped_column(String(16), default="")
     # What happened, as JSON text: counts, and for a deleted workshop its moderation log.
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class TallyCell(db.Model):
+    """The votes of one group on one proposal, summed as they are cast: what the live tally
+    reads instead of every vote (`results.summary`). Kept by triggers on `dot_vote` and on a
+    participant's organisation (workshop/sums.py), so every write that changes a vote, an
+    import, a merge or a cascade included, keeps it in step in the same transaction.
+
+    `group_key` is the organisation key, '' for the participants without one (one cell for all
+    of them, as `ranking.Cell` has None). A cell whose votes were all taken back stays, at 0."""
+
+    __tablename__ = "tally_cell"
+
+    workshop_id: Mapped[int] = mapped_column(
+        ForeignKey("workshop.id", ondelete="CASCADE"), primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(
+        ForeignKey("proposal.id", ondelete="CASCADE"), primary_key=True, index=True)
+    group_key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    ballots: Mapped[int] = mapped_column(Integer)  # votes with a value (dots > 0)
+    total: Mapped[int] = mapped_column(Integer)  # their values summed
+    high: Mapped[int] = mapped_column(Integer)  # of those, values of SUPPORT_SCORE or more
+
+
+class TallyGroup(db.Model):
+    """Per group (as in `TallyCell`), its voters: participants with a vote on any proposal."""
+
+    __tablename__ = "tally_group"
+
+    workshop_id: Mapped[int] = mapped_column(
+        ForeignKey("workshop.id", ondelete="CASCADE"), primary_key=True)
+    group_key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    voters: Mapped[int] = mapped_column(Integer)
+
+
+from . import sums  # noqa: E402  (the triggers that keep TallyCell and TallyGroup, above)
+
+sums.install(db.metadata)

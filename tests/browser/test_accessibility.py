@@ -282,10 +282,16 @@ def test_live_changes_are_announced_and_the_timer_can_be_paused_and_extended(
     expect(anna.locator("#live-timer")).to_be_visible()
     expect(anna.locator("#live-timer")).to_have_text(re.compile(r"^[45]:\d\d$"))
     form.get_by_role("button", name="+1 minut").click()
-    expect(anna.locator("#live-timer")).to_have_text(re.compile(r"^[56]:\d\d$"))
+    # A minute more than the 4:xx or 5:00 it showed (not the 5:00 it may show before).
+    expect(anna.locator("#live-timer")).to_have_text(re.compile(r"^(5:[3-5]\d|6:00)$"))
     form.get_by_role("button", name="Pause").click()
     expect(console.locator("#live-timer")).to_have_attribute("data-state", "paused")
-    paused = anna.locator("#live-timer").text_content()
+    # The pause reaches the phone a moment later: its clock stops (the same for over a second).
+    for _ in range(10):
+        paused = anna.locator("#live-timer").text_content()
+        anna.wait_for_timeout(1200)
+        if anna.locator("#live-timer").text_content() == paused:
+            break
     expect(anna.locator("#live-timer")).to_have_text(paused)
     form.get_by_role("button", name="Fortsæt").click()
     expect(console.locator("#live-timer")).to_have_attribute("data-state", "running")

@@ -4,11 +4,20 @@ them."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, case, func, literal_column, select
+from sqlalchemy import Float, and_, bindparam, case, cast, func, literal_column, select
 
 from ..cpu import cpu_bound
 from ..extensions import db
-from ..models import DotVote, Participant, Phase, Proposal, ProposalStatus, Workshop
+from ..models import (
+    DotVote,
+    Participant,
+    Phase,
+    Proposal,
+    ProposalStatus,
+    TallyCell,
+    TallyGroup,
+    Workshop,
+)
 from .access import can_review
 from .errors import DomainError, invalid
 from .lenses import BOOTSTRAP_SAMPLES, Outcome, Voter, outcome
@@ -21,7 +30,6 @@ from .ranking import (
     Summary,
     rank,
     rank_by_element,
-    support_threshold,
 )
 
 
@@ -77,49 +85,81 @@ def ballots(workshop: Workshop) -> list[Ballot]:
     ]
 
 
-# The ballots summed by the database, for the live tally (see ranking.Summary): rows per
-# proposal and organisation, not per vote. Built once, with bound parameters. An empty
-# organisation key means none, as NULL does (a literal '', not a parameter: PostgreSQL
-# matches a GROUP BY expression to its SELECT only when they are written alike).
-_GROUP = func.nullif(Participant.organisation_key, literal_column("''"))
+# The live tally's sums, kept by the database as votes are written (workshop/sums.py): one
+# row per proposal and organisation, read in two statements whatever the number of votes.
+# Built once, with bound parameters. The empty key is the participants without an
+# organisation (None in a `Cell`); a cell or group whose votes were all taken back stays at 0.
+_cells = TallyCell.__table__
 _CELLS = (
-    select(DotVote.proposal_id, _GROUP, func.count(), func.sum(DotVote.dots),
-           func.sum(case((DotVote.dots >= bindparam("supports_from"), 1), else_=0)))
-    .join(Participant, DotVote.participant_id == Participant.id)
-    .where(DotVote.workshop_id == bindparam("workshop"), DotVote.dots > 0)
-    .group_by(DotVote.proposal_id, _GROUP)
+    select(_cells.c.proposal_id, func.nullif(_cells.c.group_key, literal_column("''")),
+           _cells.c.ballots, _cells.c.total,
+           case((bindparam("score_method"), _cells.c.high), else_=_cells.c.ballots))
+    .where(_cells.c.workshop_id == bindparam("workshop"), _cells.c.ballots > 0)
 )
-# Per organisation, its voting members; a participant is in exactly one group, so the counts
-# of all groups (with the participants without one) sum to the number of voters. Read from
-# the participants (one index probe each for a vote) rather than by a distinct count over
-# every vote: a third of the time on SQLite (2,000 voters, 10,000 votes: 8.0 -> 2.5 ms).
+_groups = TallyGroup.__table__
 _GROUPS = (
-    select(_GROUP, func.count())
-    .where(Participant.workshop_id == bindparam("workshop"),
-           select(DotVote.id).where(DotVote.participant_id == Participant.id, DotVote.dots > 0)
-           .exists())
-    .group_by(_GROUP)
+    select(_groups.c.group_key, _groups.c.voters)
+    .where(_groups.c.workshop_id == bindparam("workshop"), _groups.c.voters > 0)
 )
 
 
 def summary(workshop: Workshop) -> tuple[Summary, int]:
-    """The workshop's ballots summed per proposal and group by the database, and the number
-    of voters: what the live tally ranks, in two statements whatever the number of votes.
-    Equal to `ranking.summarise(ballots(workshop))` (tests/test_tally.py checks it).
-
-    Both statements sort every vote of the workshop, on the event loop: the broadcaster
-    spaces tallies out by what they cost (live/broadcaster.py)."""
+    """The workshop's ballots summed per proposal and group, and the number of voters: what
+    the live tally ranks. Read from the sums the database keeps as votes are written, so a
+    tally reads one row per (proposal, organisation) and never the votes. Equal to
+    `ranking.summarise(ballots(workshop))` (tests/test_tally.py checks it after every kind of
+    write)."""
     method = workshop.voting_method or "dots"
-    params = {"workshop": workshop.id, "supports_from": support_threshold(method)}
+    # Support (ranking.supports): a rating of SUPPORT_SCORE or more under the score method,
+    # any vote under the others.
+    params = {"workshop": workshop.id, "score_method": method == "score"}
     connection = db.session.connection()
     cells = tuple(map(Cell._make, connection.execute(_CELLS, params)))
     members: dict[str, int] = {}
     voters = 0
     for group, count in connection.execute(_GROUPS, params):
         voters += count
-        if group is not None:
+        if group:
             members[group] = count
     return Summary(method=method, cells=cells, members=members), voters
+
+
+# The same sums, per proposal, for the live tally under dots and approval (where a rank needs
+# no more than a proposal's totals): one row per proposal. The organisation-weighted score is
+# summed by the database in floating point (each group's dots over its voting members; one
+# participant without an organisation counts for themselves): a figure to display, rounded to
+# four decimals, not to rank by (the results rank with exact fractions: `ranking.scores`).
+_size = case((_cells.c.group_key == literal_column("''"), 1),
+             else_=func.nullif(_groups.c.voters, 0))
+_PROPOSALS = (
+    select(_cells.c.proposal_id, func.sum(_cells.c.ballots), func.sum(_cells.c.total),
+           func.sum(cast(_cells.c.total, Float) / _size))
+    .select_from(_cells.outerjoin(_groups, and_(_groups.c.workshop_id == _cells.c.workshop_id,
+                                                _groups.c.group_key == _cells.c.group_key)))
+    .where(_cells.c.workshop_id == bindparam("workshop"), _cells.c.ballots > 0)
+    .group_by(_cells.c.proposal_id)
+)
+
+
+def proposal_totals(workshop: Workshop) -> tuple[Summary, dict[int, float], int]:
+    """For the live tally under dots or approval: a summary with one cell per proposal (every
+    vote a support), each proposal's organisation-weighted score as a float, and the number of
+    voters, in two statements that read one row per proposal and organisation at most.
+
+    Ranking this summary by participant gives what ranking every ballot gives (under these
+    methods a proposal's rank depends only on its totals); the score method needs the cells
+    (`summary`)."""
+    method = workshop.voting_method or "dots"
+    if method == "score":
+        raise ValueError("the score method ranks by its cells: use summary()")
+    params = {"workshop": workshop.id}
+    connection = db.session.connection()
+    cells, org_scores = [], {}
+    for proposal_id, ballots, total, org_score in connection.execute(_PROPOSALS, params):
+        cells.append(Cell(proposal_id, None, ballots, total, ballots))
+        org_scores[proposal_id] = org_score or 0.0
+    voters = sum(count for _group, count in connection.execute(_GROUPS, params))
+    return Summary(method=method, cells=tuple(cells), members={}), org_scores, voters
 
 
 def voters(workshop: Workshop) -> list[Voter]:

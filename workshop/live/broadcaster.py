@@ -4,13 +4,13 @@ Tallies and presence are coalesced: a change only marks its workshop dirty, and 
 task per process sends at most a few updates per second per workshop, each computed from the
 database after the changes that triggered it (so the last one sent is never stale).
 
-A tally sums every vote of its workshop, on the event loop (the whole process waits for it):
-about 25 ms at 1,000 participants, 47 ms at 2,000 and 118 ms at 5,000 on a slow 2-core machine
-(bench/tally.py). Five of those a second would take a quarter to more than half of the process
-in a large voting burst, when its acks need it most; so the pause between flushes stretches
-with what the last flush's tallies cost (CPU time, not wall time), so that tallies take at
-most `TALLY_SHARE` of the process's time, and never beyond `TALLY_MAX_PAUSE` (one second). A
-workshop of up to about a thousand people keeps five tallies a second.
+A tally runs on the event loop (the whole process waits for it). It reads the sums the
+database keeps as votes are written (workshop/sums.py), one row per proposal under dots and
+approval, so its cost follows the proposals and organisations, not the votes (bench/tally.py;
+before the sums it summed every vote: 25 ms at 1,000 participants, 47 ms at 2,000 and 118 ms
+at 5,000 on a slow 2-core machine). The pause between flushes still stretches with what the
+last flush's tallies cost (CPU time, not wall time), so that tallies take at most
+`TALLY_SHARE` of the process's time, and never beyond `TALLY_MAX_PAUSE` (one second).
 (Computing them in a thread instead was measured and is worse: docs/performance.md, "The live
 tally".)
 """

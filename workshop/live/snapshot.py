@@ -46,17 +46,21 @@ def tally(workshop: Workshop, candidates: list[Candidate] | None = None) -> dict
     seq = time.time_ns() // 1000
     if candidates is None:
         candidates = results.candidates(workshop)
-    # Summed by the database: a tally reads one row per proposal and organisation, however
-    # many votes there are (the database still reads every vote: see live/broadcaster.py).
-    summed, voters = results.summary(workshop)
-    org_scores = summary_scores(summed, "organisation")
+    # Summed by the database as votes are written (workshop/sums.py): a tally reads one row
+    # per proposal (dots, approval) or per proposal and organisation (score), never the votes.
+    if (workshop.voting_method or "dots") == "score":
+        summed, voters = results.summary(workshop)
+        org_scores = {pid: float(score)
+                      for pid, score in summary_scores(summed, "organisation").items()}
+    else:
+        summed, org_scores, voters = results.proposal_totals(workshop)
     rows = [
         {
             "id": row.proposal_id,
             "rank": row.rank,
             "dots": row.dots,
             "supporters": row.supporters,
-            "org_score": round(float(org_scores.get(row.proposal_id, 0)), 4),
+            "org_score": round(org_scores.get(row.proposal_id, 0.0), 4),
             # What the ranking ranks by: the dots or yeses, or (score) the damped mean rating.
             "score": round(float(row.score), 3),
         }

@@ -14,6 +14,7 @@ BAD = [
     ("LIVE_EVENT_RATE", "fast", "a number of at least 0.1"),
     ("LIVE_EVENT_RATE", "nan", "a number of at least 0.1"),
     ("HEAP_TRIM_INTERVAL", "-1", "a number of at least 0"),
+    ("SQLITE_CHECKPOINT_INTERVAL", "soon", "a number of at least 0"),
     ("LIVE_EVENT_BURST", "-3", "an integer of at least 1"),
     ("GC_THRESHOLDS", "10000,10", "three positive integers such as 10000,10,10"),
     ("GC_THRESHOLDS", "0,10,10", "three positive integers such as 10000,10,10"),

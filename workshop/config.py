@@ -158,6 +158,10 @@ class Config:
         # Seconds between giving freed heap back to the operating system (workshop/heap.py),
         # so that the server's memory follows what is in use, not its highest peak; 0: never.
         self.HEAP_TRIM_INTERVAL = _number(env, "HEAP_TRIM_INTERVAL", "30", float, 0)
+        # Seconds between SQLite's WAL checkpoints, which the server runs in a native thread
+        # instead of inside a commit on the event loop (workshop/wal.py); 0: SQLite's own.
+        self.SQLITE_CHECKPOINT_INTERVAL = _number(env, "SQLITE_CHECKPOINT_INTERVAL", "0.5",
+                                                  float, 0)
         # The server's cycle-collector thresholds, three integers (workshop/heap.py, tune_gc):
         # a full collection stops every connection of the process while it runs; against
         # Python's own 700,10,10 the default cuts the p99 ack to a third (docs/performance.md,

@@ -5,6 +5,7 @@ import sys
 from . import create_app
 from .config import ConfigError
 from .heap import tune_gc
+from .wal import take_over
 
 # gunicorn stops the whole server (instead of restarting the worker forever) when a worker
 # exits with this code: "App failed to load".
@@ -18,3 +19,5 @@ except ConfigError as error:
 
 # Only in the server: tests and `flask` commands keep Python's own collector settings.
 tune_gc(app.config["GC_THRESHOLDS"])
+# Only in the server: SQLite's WAL checkpoints leave the event loop (workshop/wal.py).
+checkpointer = take_over(app, app.config["SQLITE_CHECKPOINT_INTERVAL"])

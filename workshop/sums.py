@@ -10,8 +10,9 @@ The sums are kept by triggers, not by the code that writes votes: a vote, a chan
 vote taken back, a merge, a hidden proposal's voided votes, a participant removed with their
 votes, an import, a proposal or workshop deleted (cascades), an organisation pseudonymised at
 the end of retention: every write to `dot_vote` or to a participant's `organisation_key` keeps
-them in step, in its own transaction, whatever wrote it. Only `results.summary` reads them;
-the results, lenses and exports still rank every vote.
+them in step, in its own transaction, whatever wrote it. Only the live tally reads them
+(`results.summary`, `results.proposal_totals`); the results, lenses and exports still rank
+every vote.
 
 - `tally_cell`, per (workshop, proposal, group): the votes with a value (`ballots`), their
   values summed (`total`) and how many are `SUPPORT_SCORE` or more (`high`: support under the

@@ -132,7 +132,8 @@ class Evening:
         return move
 
 
-def an_evening(seed: int, steps: int) -> Evening:
+def an_evening(seed: int, steps: int) -> tuple[Evening, set[str]]:
+    """An evening of `steps` random moves, the sums checked after each; and the moves made."""
     evening = Evening(seed)
     seen = set()
     for _ in range(steps):

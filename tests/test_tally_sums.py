@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, select
 
 from tests.factories import facilitator_of, hide, join_as, make_workshop, merge, move_to, propose
 from tests.server import flask, server_env
+from tests.test_tally import cells
 from workshop import sums
 from workshop.domain import backup, facilitation, moderation, privacy, results, voting
 from workshop.domain.errors import DomainError
@@ -34,11 +35,6 @@ def assert_in_step(workshop_id: int) -> None:
     ballots = results.ballots(workshop)
     kept, voters = results.summary(workshop)
     fresh = summarise(ballots)
-
-    def cells(summary):
-        return sorted((c.proposal_id, c.group or "", c.ballots, c.total, c.supporters)
-                      for c in summary.cells)
-
     assert cells(kept) == cells(fresh)
     assert kept.members == fresh.members
     assert voters == len({b.participant_id for b in ballots})

@@ -89,11 +89,12 @@ def socket_count(pid: int) -> int:
 
 
 def stop_process(process: subprocess.Popen, timeout: float = 10.0) -> None:
-    """SIGTERM to the process group we started, then SIGKILL if it does not go."""
+    """SIGINT to the process group we started (gunicorn's and nginx's quick shutdown: a
+    graceful one waits for idle keep-alive connections), then SIGKILL if it does not go."""
     if process.poll() is not None:
         return
     try:
-        os.killpg(process.pid, signal.SIGTERM)
+        os.killpg(process.pid, signal.SIGINT)
     except ProcessLookupError:
         return
     try:

@@ -11,6 +11,7 @@ one conftest's `postgres_database` fixture made, and drops it afterwards.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 START_TIMEOUT = 30.0  # seconds until the server must answer; a limit, not an assertion
+LOG_TAIL_LINES = 80  # of the server's log, added to a failing test's report
 
 
 @dataclass
@@ -83,18 +85,32 @@ def running_server(database_url: str, **extra_env: str) -> Iterator[Server]:
         cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
     )
     server = Server(f"http://127.0.0.1:{port}", process, Path(log_file.name), env)
+    failed = False
     try:
         _wait_until_answering(server)
         yield server
+    except Exception as error:
+        failed = True
+        # The server's side of a failure goes with the test's report, and its log is kept.
+        error.add_note(f"server log kept at {log_file.name}; its end:\n"
+                       + _tail(server.log(), LOG_TAIL_LINES))
+        raise
     finally:
-        process.terminate()
+        # gunicorn's quick shutdown (SIGINT): its graceful one (SIGTERM) waits for idle
+        # keep-alive connections (a browser's) to time out, up to gunicorn.conf.py's 10 s.
+        process.send_signal(signal.SIGINT)
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
         log_file.close()
-        os.unlink(log_file.name)
+        if not failed:
+            os.unlink(log_file.name)
+
+
+def _tail(log: str, lines: int) -> str:
+    return "\n".join(log.splitlines()[-lines:])
 
 
 def _wait_until_answering(server: Server) -> None:

@@ -6,6 +6,7 @@ the API, and parallel requests to the real server on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import random
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -149,8 +150,15 @@ def _parallel_numbered_votes(server, database_url: str) -> None:
 
     def put(vote):
         seq, dots = vote
-        return seq, requests.put(url, json={"dots": dots, "seq": seq}, cookies=cookies,
-                                 timeout=60)
+        started = time.monotonic()
+        try:
+            return seq, requests.put(url, json={"dots": dots, "seq": seq}, cookies=cookies,
+                                     timeout=60)
+        except requests.ConnectionError as error:
+            # Says how long the server kept the connection before closing it (a closed
+            # connection once failed this test in CI; gunicorn.conf.py has the likely cause).
+            raise AssertionError(f"vote {seq}: {error} after "
+                                 f"{time.monotonic() - started:.2f} s") from error
 
     with ThreadPoolExecutor(max_workers=len(numbered)) as pool:
         answers = list(pool.map(put, numbered))

@@ -71,8 +71,10 @@ class RestartableServer:
             self.process.wait(timeout=10)
 
     def stop(self) -> None:
+        """gunicorn's quick shutdown (SIGINT): the graceful one waits for idle keep-alive
+        connections to time out."""
         if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            os.killpg(self.process.pid, signal.SIGINT)
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:

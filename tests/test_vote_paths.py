@@ -180,3 +180,21 @@ def test_the_plain_case_is_three_statements_and_refusals_after_the_read_are_exac
         db.session.rollback()
     assert voting.allocations(db.session.get(Participant, voter_id)) == {a: 3}
     assert db.session.get(Participant, voter_id).vote_mark == 2  # refusals raised nothing
+
+
+@pytest.mark.parametrize("app", ["sqlite", "postgresql"], indirect=True)
+def test_the_fast_path_writes_what_set_dots_writes_timestamps_included(app):
+    """cast_vote runs its statements as driver SQL, outside the session: the values still go
+    through their types (a UTC timestamp stored as the session stores it), on both databases."""
+    workshop_id, socket_id, domain_id, ids = board("dots")
+    for dots in (2, 3):  # a new vote, then a changed one
+        both_vote(workshop_id, socket_id, domain_id, ids["first"], dots, None)
+    stored = dict(db.session.connection().exec_driver_sql(
+        "SELECT participant_id, CAST(updated_at AS VARCHAR(40)) FROM dot_vote").all())
+    # The same text: SQLite's "YYYY-MM-DD HH:MM:SS.ffffff", PostgreSQL's timestamptz in UTC.
+    assert len(stored[socket_id]) == len(stored[domain_id])
+    assert stored[socket_id][:16] == stored[domain_id][:16]
+    db.session.expire_all()
+    votes = {v.participant_id: v for v in db.session.scalars(select(DotVote))}
+    socket_at, domain_at = votes[socket_id].updated_at, votes[domain_id].updated_at
+    assert socket_at.utcoffset() is not None and abs(socket_at - domain_at).total_seconds() < 5

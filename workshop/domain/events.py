@@ -7,6 +7,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Connection
+
 from ..extensions import db
 
 
@@ -52,5 +54,20 @@ def unit_of_work() -> Iterator[list[Event]]:
     except BaseException:
         db.session.rollback()
         raise
+    if events:
+        publish(events)
+
+
+@contextmanager
+def unit_of_work_on_own_connection() -> Iterator[tuple[Connection, list[Event]]]:
+    """`unit_of_work` for Core statements on a connection of its own, outside the session
+    (the socket vote's hot path: the session's bookkeeping cost more than the vote's SQL).
+
+    The same guarantees: commit at the end, roll back on any error (closing the connection
+    does), publish the events only after the commit."""
+    events: list[Event] = []
+    with db.engine.connect() as connection:
+        yield connection, events
+        connection.commit()
     if events:
         publish(events)

@@ -33,6 +33,7 @@ def build(path: str, participants: int, proposals: int, votes_each: int, seed: i
 
     from workshop import create_app
     from workshop.domain.templates import TEMPLATES
+    from workshop.domain.workshops import template_elements
     from workshop.extensions import db
     from workshop.models import DotVote, Participant, Proposal, User, Workshop, WorkshopFacilitator
 
@@ -49,12 +50,7 @@ def build(path: str, participants: int, proposals: int, votes_each: int, seed: i
                             phase="results", dots_per_participant=votes_each,
                             max_dots_per_proposal=min(3, votes_each),
                             voting_method="approval" if votes_each > 5 else "dots")
-        from workshop.models import ModelElement
-
-        for i, element in enumerate(TEMPLATES["generic-model"].elements):
-            workshop.elements.append(ModelElement(position=i, key=element.key,
-                                                  title=element.title,
-                                                  description=element.description))
+        workshop.elements.extend(template_elements(TEMPLATES["generic-model"]))
         db.session.add(workshop)
         db.session.flush()
         db.session.add(WorkshopFacilitator(workshop_id=workshop.id, user_id=user.id))

@@ -50,8 +50,9 @@ def build(app, participants: int, proposals: int, seed: int) -> tuple[int, list[
     from sqlalchemy import insert, select
 
     from workshop.domain.templates import TEMPLATES
+    from workshop.domain.workshops import template_elements
     from workshop.extensions import db
-    from workshop.models import ModelElement, Participant, Proposal, Workshop
+    from workshop.models import Participant, Proposal, Workshop
 
     rng = random.Random(seed)
     with app.app_context():
@@ -59,10 +60,7 @@ def build(app, participants: int, proposals: int, seed: int) -> tuple[int, list[
         workshop = Workshop(code="VOTE01", title="Vote cost", template="generic-model",
                             phase="voting", dots_per_participant=5, max_dots_per_proposal=3,
                             voting_method="dots")
-        for i, element in enumerate(TEMPLATES["generic-model"].elements):
-            workshop.elements.append(ModelElement(position=i, key=element.key,
-                                                  title=element.title,
-                                                  description=element.description))
+        workshop.elements.extend(template_elements(TEMPLATES["generic-model"]))
         db.session.add(workshop)
         db.session.flush()
         elements = [e.id for e in workshop.elements]

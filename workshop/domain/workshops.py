@@ -27,7 +27,7 @@ from ..models import (
 from .access import can_create_workshops, require_facilitator
 from .errors import DomainError, check_text, invalid, is_id
 from .events import Event, unit_of_work
-from .templates import DEFAULT_TEMPLATE, TEMPLATES
+from .templates import DEFAULT_TEMPLATE, TEMPLATES, WorkshopTemplate
 
 # Join codes avoid look-alikes (0/O, 1/I/L) so they can be read off a projector.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -173,6 +173,14 @@ def bump_version(workshop: Workshop) -> None:
     )
 
 
+def template_elements(tpl: WorkshopTemplate) -> list[ModelElement]:
+    """The model's elements as a template lays them out, for a new workshop (and the
+    benchmarks' workshops)."""
+    return [ModelElement(position=position, key=element.key, title=element.title,
+                         description=element.description, source=element.source)
+            for position, element in enumerate(tpl.elements)]
+
+
 def create_workshop(
     user: User,
     title,
@@ -202,16 +210,7 @@ def create_workshop(
             presenter_key=secrets.token_urlsafe(24),
         )
         _apply_settings(workshop, checked)
-        for position, element in enumerate(tpl.elements):
-            workshop.elements.append(
-                ModelElement(
-                    position=position,
-                    key=element.key,
-                    title=element.title,
-                    description=element.description,
-                    source=element.source,
-                )
-            )
+        workshop.elements.extend(template_elements(tpl))
         db.session.add(workshop)
         db.session.flush()
         db.session.add(WorkshopFacilitator(workshop_id=workshop.id, user_id=user.id))

@@ -7,6 +7,8 @@ import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from sqlalchemy.engine import make_url
+
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"
 
@@ -26,6 +28,13 @@ def database_url(raw: str | None) -> str:
     return raw
 
 
+def sqlite_in_memory(uri: str) -> bool:
+    """Whether a database URL names an in-memory SQLite database (no file)."""
+    url = make_url(uri)
+    return url.get_backend_name() == "sqlite" and (
+        not url.database or ":memory:" in url.database or "mode=memory" in uri)
+
+
 def engine_options(uri: str) -> dict:
     """Connection pool settings for one gevent process serving hundreds of sockets at once.
 
@@ -34,7 +43,7 @@ def engine_options(uri: str) -> dict:
     for the concurrency of a live workshop rather than for a few threads. An SQLite file is a
     local file: no network to ping, and a connection is cheap to keep."""
     if uri.startswith("sqlite"):
-        if ":memory:" in uri or "mode=memory" in uri or uri.rstrip("/") == "sqlite:":
+        if sqlite_in_memory(uri):
             return {}  # one shared in-memory database (tests): SQLAlchemy's StaticPool
         return {"pool_size": 50, "max_overflow": 50, "pool_timeout": 10}
     # No pre-ping: a round trip before every event's first statement. A connection the server

@@ -27,8 +27,9 @@ import threading
 from flask import Flask
 from sqlalchemy import event
 
+from .config import sqlite_in_memory
 from .cpu import cpu_bound, on_gevent_hub
-from .extensions import db
+from .extensions import db, socketio
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,6 @@ class Checkpointer:
                 log.warning("WAL checkpoint failed; SQLite's backstop checkpoints meanwhile",
                             exc_info=True)
 
-
     def stop(self) -> None:
         """End `run` after its current pause (the server never does; tests do)."""
         self._stopped = True
@@ -81,8 +81,7 @@ def database_file(app: Flask) -> str | None:
     """The app's SQLite database file, or None (PostgreSQL, or an in-memory database)."""
     with app.app_context():
         url = db.engine.url
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:") \
-            or "mode=memory" in str(url):
+    if url.get_backend_name() != "sqlite" or sqlite_in_memory(str(url)):
         return None
     return url.database
 
@@ -102,8 +101,6 @@ def take_over(app: Flask, interval: float) -> Checkpointer | None:
 
         engine.dispose()  # every connection from here on is made with the backstop
     checkpointer = Checkpointer(path)
-    from .extensions import socketio
-
     socketio.start_background_task(checkpointer.run, interval, socketio.sleep)
     log.info("SQLite WAL checkpoints every %g s in a native thread", interval)
     return checkpointer

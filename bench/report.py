@@ -152,8 +152,8 @@ def one_line(run: dict) -> str:
 
 COLUMNS = ("| target | mode | proc | N | connected | snapshot p95 ms | ack p50 / p95 / p99 ms "
            "| vote→screen p50 / p95 / p99 ms | phase→all ms | votes/s | errors | lost acks "
-           "| server CPU (voting) | µs CPU / vote | generator CPU (voting) | peak RSS MB "
-           "| KB / participant |")
+           "| server CPU (voting) | µs CPU / vote | GC pauses (voting): n, ms (longest) "
+           "| generator CPU (voting) | peak RSS MB | KB / participant |")
 
 
 def markdown(document: dict) -> str:
@@ -162,7 +162,7 @@ def markdown(document: dict) -> str:
         head = f"| {run['target']} | {run['mode']} | {run['processes']} | {run['n']} "
         if "failed" in run:
             lines.append(head + f"| failed: {run['failed'][:80].replace('|', '/')} "
-                         + "| " * 12 + "|")
+                         + "| " * 13 + "|")
             continue
         voting = next((p for p in run.get("phases", []) if p["phase"] == "voting"), {})
         v = run.get("vote", {})
@@ -175,6 +175,7 @@ def markdown(document: dict) -> str:
             f"| {_num(v.get('accepted_per_s'))} | {run.get('error_total')} "
             f"| {v.get('lost_acks')} | {_pct(v.get('server_cpu_util'))} "
             f"| {_num(v.get('server_cpu_us_per_vote'))} "
+            f"| {_gc(v.get('gc_pauses'))} "
             f"| {_pct(v.get('generator_cpu_util'))} "
             f"| {_num(_g(run, 'server', 'peak_rss_mb'))} "
             f"| {_num(_g(run, 'server', 'rss_kb_per_participant'))} |")
@@ -182,6 +183,16 @@ def markdown(document: dict) -> str:
     if ratios:
         lines += ["", *ratios]
     return "\n".join(lines)
+
+
+def _gc(pauses: dict | None) -> str:
+    """The collector's pauses in the burst: how many, their time in all, the longest."""
+    if not pauses:
+        return "–"
+    count = sum(p["count"] for p in pauses.values())
+    total = sum(p["total_ms"] for p in pauses.values())
+    longest = max(p["max_ms"] for p in pauses.values())
+    return f"{count}, {total:.0f} ({longest:.0f})" if count else "0"
 
 
 def ratio_lines(document: dict) -> list[str]:
@@ -309,6 +320,7 @@ facilitator and presenter screens only; *revealed*: to every participant too.
 | errors, lost acks | refused or failed connects, proposals and votes, missing phase or tally messages; acks never received (each must be 0) |
 | server CPU (voting) | CPU of the gunicorn worker(s) during the voting burst, as a share of one core (200% = both cores) |
 | µs CPU / vote | the server's CPU during the voting burst ÷ accepted votes (includes the tally broadcasts) |
+| GC pauses (voting) | collections of Python's cycle collector in the server's worker(s) during the voting burst: how many, their milliseconds in all and the longest (each stops the whole process; per generation in the JSON, `vote.gc_pauses`) |
 | generator CPU (voting) | CPU of the load-generator processes (and the screens' process) during the voting burst, as a share of one core |
 | peak RSS MB | the highest resident memory (VmRSS, sampled every 0.25 s) of the gunicorn worker(s), summed; VmHWM, which includes the start-up peak, is in the JSON |
 | KB / participant | (peak RSS − RSS before the first participant connected) ÷ N |

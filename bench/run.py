@@ -241,7 +241,8 @@ async def scenario(args, dep: Deployment, gens: Generators, target: str, mode: s
         samples: dict[str, dict] = {}
 
         def sample(name: str) -> None:
-            samples[name] = {"t": time.monotonic(), "server_cpu": dep.server_cpu(),
+            samples[name] = {"t": time.monotonic(), "wall": time.time(),
+                             "server_cpu": dep.server_cpu(),
                              "nginx_cpu": dep.nginx_cpu(), "gen_cpu": gens.total_cpu(),
                              "main_cpu": loadgen.cpu_seconds(), **dep.server_memory()}
 
@@ -370,6 +371,8 @@ async def scenario(args, dep: Deployment, gens: Generators, target: str, mode: s
         v["server_cpu_util"] = v["server_cpu_s"] / wall if wall > 0 else None
         v["generator_cpu_util"] = v["generator_cpu_s"] / wall if wall > 0 else None
         v["server_cpu_us_per_vote"] = v["server_cpu_s"] / expected * 1e6 if expected else None
+        # The cycle collector's pauses in the burst: each one stopped the whole process.
+        v["gc_pauses"] = dep.gc_pauses(vs["wall"], ve["wall"])
 
         # --- results: the tally goes to every screen ------------------------------------------
         phases.append(await move("results"))

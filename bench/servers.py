@@ -27,6 +27,38 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 BIN = Path(sys.executable).parent
 START_TIMEOUT = 60.0
+
+# Every benchmark server runs with the repository's gunicorn.conf.py plus one hook: its worker
+# logs each collection of Python's cycle collector (wall time, generation, milliseconds,
+# objects freed) to gc-<pid>.log in the run's directory. A collection stops the whole gevent
+# process, so these pauses are part of every latency tail; the report counts those of the
+# voting burst (`Deployment.gc_pauses`). One line per collection, every few seconds.
+GC_LOG_CONFIG = """\
+import os as _os
+
+exec(compile(open({root_config!r}).read(), {root_config!r}, "exec"))
+
+
+def post_worker_init(worker):
+    import gc
+    import time
+
+    log = open(_os.path.join({workdir!r}, f"gc-{{_os.getpid()}}.log"), "a", buffering=1)
+    started = [0.0]
+
+    def record(phase, info):
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            ms = (time.perf_counter() - started[0]) * 1000
+            log.write(f"{{time.time():.4f}} {{info['generation']}} {{ms:.3f}} "
+                      f"{{info.get('collected', 0)}}\\n")
+
+    gc.callbacks.append(record)
+    hook = globals().get("bench_post_worker_init")  # a benchmark's own probe (soak --probe)
+    if hook is not None:
+        hook(worker)
+"""
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PASSWORD = "benchmark-password"
 
@@ -259,8 +291,12 @@ class Deployment:
 
     def __init__(self, target: str, processes: int = 1, database: str = "sqlite",
                  postgres_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
-                 redis_url: str = "redis://127.0.0.1:6379/14", keep_logs: Path | None = None):
+                 redis_url: str = "redis://127.0.0.1:6379/14", keep_logs: Path | None = None,
+                 worker_hook: str = ""):
+        """`worker_hook`: Python source added to the servers' gunicorn config; a function
+        `bench_post_worker_init(worker)` in it runs in each worker after it starts."""
         self.target, self.processes = target, processes
+        self.worker_hook = worker_hook
         self.database = "postgres" if processes > 1 and target == "app" else database
         self.postgres_url, self.redis_url = postgres_url, redis_url
         self.keep_logs = keep_logs
@@ -377,10 +413,15 @@ class Deployment:
         log = open(self.workdir / f"{self.target}-{index}.log", "ab")  # a restart appends
         app = "workshop.wsgi:app" if self.target == "app" else "bare_server:app"
         extra = [] if self.target == "app" else ["--pythonpath", str(BENCH)]
-        # The Procfile's web line, on a loopback port.
+        config = self.workdir / "gunicorn_bench.conf.py"
+        config.write_text(GC_LOG_CONFIG.format(root_config=str(ROOT / "gunicorn.conf.py"),
+                                               workdir=str(self.workdir))
+                          + "\n\n" + self.worker_hook)
+        # The Procfile's web line, on a loopback port (its settings plus the collector's log).
         process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "--worker-class", "gevent", "--workers", "1",
-             "--worker-connections", "10000", "--bind", f"127.0.0.1:{port}", *extra, app],
+            [str(BIN / "gunicorn"), "--config", str(config), "--worker-class", "gevent",
+             "--workers", "1", "--worker-connections", "10000", "--bind",
+             f"127.0.0.1:{port}", *extra, app],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
         log.close()
@@ -433,6 +474,24 @@ class Deployment:
                 m = memory_kb(pid)
                 rss, hwm = rss + m["rss_kb"], hwm + m["hwm_kb"]
         return {"rss_kb": rss, "hwm_kb": hwm}
+
+    def gc_pauses(self, since: float, until: float) -> dict:
+        """The cycle collector's pauses between two wall-clock times, in every worker (see
+        GC_LOG_CONFIG): per generation, how many, their milliseconds in all and the longest."""
+        out = {str(g): {"count": 0, "total_ms": 0.0, "max_ms": 0.0} for g in range(3)}
+        for path in sorted(self.workdir.glob("gc-*.log")) if self.workdir else ():
+            for line in path.read_text().splitlines():
+                try:
+                    wall, generation, ms, _collected = line.split()
+                    wall, ms = float(wall), float(ms)
+                except ValueError:
+                    continue  # a line cut short by a killed worker
+                if since <= wall <= until and generation in out:
+                    row = out[generation]
+                    row["count"] += 1
+                    row["total_ms"] = round(row["total_ms"] + ms, 3)
+                    row["max_ms"] = max(row["max_ms"], ms)
+        return out
 
     def nginx_cpu(self) -> float:
         return sum(cpu_seconds(pid) for pid in self.nginx.pids()) if self.nginx else 0.0

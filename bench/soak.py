@@ -58,8 +58,8 @@ CHURN_KINDS = ("clean", "drop", "vanish")
 CHURN_WEIGHTS = (0.5, 0.3, 0.2)
 GHOST_S = 60.0  # a vanished connection is torn down on the client side after this long
 
-# --probe: a gunicorn config file (written to the run's temp dir, passed through
-# GUNICORN_CMD_ARGS) whose post_worker_init hook starts one greenlet in the worker that writes,
+# --probe: a hook added to the servers' gunicorn config (Deployment's worker_hook, after the
+# repository's own settings) that starts one greenlet in the worker that writes,
 # every PROBE_EVERY_S, what RSS alone cannot tell apart: memory in live Python objects
 # (pymalloc's allocated blocks), live C allocations (glibc's mallinfo2: in use, and the heap it
 # holds), SQLite's own allocations, and the number of objects the collector tracks. A leak grows
@@ -70,7 +70,7 @@ PROBE_CONFIG = """\
 import os
 
 
-def post_worker_init(worker):
+def bench_post_worker_init(worker):
     import ctypes, gc, json, sys, time
     import _sqlite3
     import gevent
@@ -1573,15 +1573,13 @@ def main(argv=None) -> int:
     probe_dir = None
     if args.probe:
         probe_dir = Path(tempfile.mkdtemp(prefix="samskab-soak-probe-"))
-        (probe_dir / "probe_conf.py").write_text(PROBE_CONFIG)
-        os.environ["GUNICORN_CMD_ARGS"] = (os.environ.get("GUNICORN_CMD_ARGS", "")
-                                           + f" -c {probe_dir / 'probe_conf.py'}").strip()
         os.environ["SOAK_PROBE_OUT"] = str(probe_dir / "probe.jsonl")
         os.environ["SOAK_PROBE_EVERY"] = str(PROBE_EVERY_S)
     try:
         with Deployment("app", processes=args.processes, database=args.database,
                         postgres_url=args.postgres_url, redis_url=args.redis_url,
-                        keep_logs=logs) as dep, Workers(args.generators) as workers:
+                        keep_logs=logs, worker_hook=PROBE_CONFIG if args.probe else "") as dep, \
+                Workers(args.generators) as workers:
             doc["database"] = dep.database
             try:
                 asyncio.run(asyncio.wait_for(soak(args, dep, workers, out), bound))

@@ -63,6 +63,10 @@ ROUTES: dict[str, frozenset] = {
     "GET static": EVERYONE,
     "GET ops.healthz": EVERYONE,
     "GET ops.readyz": EVERYONE,
+    # The Socket.IO path: engine.io answers it (anyone may open a transport; who may do what
+    # is decided at the Socket.IO connect, EVENTS below). The rule only lets each event's
+    # request context match its path (workshop/live/__init__.py, _route_socket_path).
+    "GET live_socket": EVERYONE,
     "GET pages.accessibility": EVERYONE,
     "GET auth.login": EVERYONE,  # staff are sent on to their start page
     "POST auth.login": EVERYONE,

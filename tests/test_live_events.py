@@ -3,7 +3,9 @@ refusals, broadcasts after commit, tallies only to those who may see them."""
 
 from __future__ import annotations
 
+import gc
 import time
+from collections import Counter
 
 import pytest
 
@@ -234,6 +236,51 @@ def test_vote_is_acked_with_remaining_and_resend_changes_nothing(app, live):
         "mark": 0}
     assert emit(a, "vote", {"proposal_id": proposal.id, "dots": 2})["remaining"] == 3
     assert db.session.query(DotVote).one().dots == 2
+
+
+def test_socket_events_leave_no_reference_cycles_for_the_collector(app, live):
+    """An event's request context is freed by reference counting when the event ends.
+
+    Before the Socket.IO path had a rule in the URL map, every event's context failed its URL
+    match and kept two exceptions whose tracebacks held its frames in reference cycles: the
+    cycle collector had to free them, and its collections stop the whole server process
+    (docs/performance.md, the tenth round)."""
+    workshop = make_workshop(phase="ideation")
+    anna = join_as(workshop, "Anna")
+    proposal = propose(workshop, anna)
+    move_to(workshop, "voting")
+    a = live.participant(workshop, anna)
+    emit(a, "vote", {"proposal_id": proposal.id, "dots": 1})
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)  # what the collector finds is kept in gc.garbage
+    try:
+        acks = [emit(a, "vote", {"proposal_id": proposal.id, "dots": dots})
+                for dots in (2, 3, 1, 3, 2) * 4]
+        emit(a, "own", {})
+        gc.collect()
+        cyclic = Counter(type(o).__name__ for o in gc.garbage)
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert [ack["ok"] for ack in acks] == [True] * len(acks), acks
+    assert {kind: cyclic[kind] for kind in ("RequestContext", "traceback", "frame")} == {
+        "RequestContext": 0, "traceback": 0, "frame": 0}
+
+
+@pytest.mark.parametrize("upgrade", [False, True], ids=["polling", "websocket"])
+def test_the_socket_path_has_a_rule_so_an_events_context_matches_it(app, upgrade):
+    from werkzeug.test import EnvironBuilder
+
+    headers = {"Upgrade": "websocket", "Connection": "Upgrade"} if upgrade else {}
+    environ = EnvironBuilder(path="/socket.io/", query_string="EIO=4&transport=websocket",
+                             headers=headers).get_environ()
+    with app.request_context(environ) as ctx:
+        assert ctx.request.routing_exception is None
+        assert ctx.request.url_rule.endpoint == "live_socket"
+    # engine.io answers the path; Flask's own view only answers if it is ever reached.
+    assert app.test_client().get("/socket.io/").status_code != 200
 
 
 def test_vote_over_budget_is_refused_in_the_ack(app, live):

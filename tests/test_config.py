@@ -24,6 +24,11 @@ BAD = [
     ("RATELIMIT_PARTICIPANT_VOTE", "120 per fortnight", 'a rate such as "30 per minute"'),
     ("PUBLIC_URL", "samskab.region.dk", "a URL starting with http:// or https://"),
     ("REDIS_URL", "localhost:6379", "a URL starting with redis:// or rediss://"),
+    ("DATABASE_URL", "sqlite//instance/x.sqlite3", "a URL starting with sqlite:/// or postgresql://"),
+    ("DATABASE_URL", "mysql://db.region.dk/samskab",
+     "a URL starting with sqlite:/// or postgresql://"),
+    ("DATABASE_URL", "postgresql+psycopg2://db/samskab",
+     "a URL starting with sqlite:/// or postgresql://"),
 ]
 
 
@@ -43,6 +48,7 @@ def test_good_and_empty_settings_are_taken(monkeypatch):
     monkeypatch.setenv("RATELIMIT_JOIN", "500/minute")
     monkeypatch.setenv("PUBLIC_URL", "https://samskab.region.dk/")
     monkeypatch.setenv("REDIS_URL", "rediss://cache.region.dk:6380/0")
+    monkeypatch.setenv("DATABASE_URL", "postgres://samskab@db.region.dk/samskab")
     monkeypatch.delenv("GC_THRESHOLDS", raising=False)
     assert Config().GC_THRESHOLDS == (10000, 10, 10)  # the default (docs/performance.md)
     monkeypatch.setenv("GC_THRESHOLDS", " 5000, 20,10 ")
@@ -50,10 +56,16 @@ def test_good_and_empty_settings_are_taken(monkeypatch):
     assert config.GC_THRESHOLDS == (5000, 20, 10)
     assert (config.LIVE_EVENT_RATE, config.LIVE_EVENT_BURST, config.TRUSTED_PROXIES) == (2.5, 10, 0)
     assert config.PUBLIC_URL == "https://samskab.region.dk" and config.SESSION_COOKIE_SECURE
+    assert config.SQLALCHEMY_DATABASE_URI == "postgresql+psycopg://samskab@db.region.dk/samskab"
+    for uri in ("sqlite:///instance/x.sqlite3", "sqlite+pysqlite:///:memory:",
+                "postgresql+psycopg://db/samskab"):
+        monkeypatch.setenv("DATABASE_URL", uri)
+        assert Config().SQLALCHEMY_DATABASE_URI == uri
 
 
 @pytest.mark.parametrize(("name", "value"), [("LIVE_EVENT_BURST", "many"),
-                                             ("LOG_LEVEL", "LOUD"), ("LOG_FORMAT", "xml")])
+                                             ("LOG_LEVEL", "LOUD"), ("LOG_FORMAT", "xml"),
+                                             ("DATABASE_URL", "sqlite//x.sqlite3")])
 def test_a_flask_command_stops_with_the_message_and_no_traceback(tmp_path, name, value):
     import os
 

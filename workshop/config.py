@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"
@@ -22,10 +23,22 @@ def database_url(raw: str | None) -> str:
     if not raw:
         INSTANCE.mkdir(exist_ok=True)
         return f"sqlite:///{INSTANCE / 'samskab.sqlite3'}"
+    uri = raw
     for prefix in ("postgres://", "postgresql://"):
         if raw.startswith(prefix):
-            return "postgresql+psycopg://" + raw[len(prefix):]
-    return raw
+            uri = "postgresql+psycopg://" + raw[len(prefix):]
+    try:
+        drivername = make_url(uri).drivername
+    except ArgumentError:  # not a URL at all (a typo such as sqlite//...)
+        drivername = None
+    if drivername not in _DRIVERS:
+        raise ConfigError("DATABASE_URL", raw,
+                          "a URL starting with sqlite:/// or postgresql://")
+    return uri
+
+
+# The databases Samskab runs on, by SQLAlchemy's driver names (requirements.txt installs them).
+_DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg")
 
 
 def sqlite_in_memory(uri: str) -> bool:

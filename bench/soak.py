@@ -1218,7 +1218,8 @@ def curve(points: list[tuple[float, float]], duration: float, settle: float) -> 
     f_75 = fit([(t / 60, v) for t, v in active if t >= duration / 4])
     growth = f_75[0] * (0.75 * duration / 60) if f_75 else None
     return {"start_kb": start, "end_kb": active[-1][1],
-            "end_median_30s_kb": statistics.median(v for t, v in active if t >= duration - 30),
+            "end_median_30s_kb": statistics.median(
+                [v for t, v in active if t >= duration - 30] or [active[-1][1]]),
             "peak_kb": max(v for _, v in points),
             "slope_second_half_kb_per_min": f_half[0] if f_half else None,
             "slope_last_75pct_kb_per_min": f_75[0] if f_75 else None,
@@ -1226,6 +1227,18 @@ def curve(points: list[tuple[float, float]], duration: float, settle: float) -> 
             "growth_last_75pct_pct": growth / start * 100 if growth is not None and start
             else None,
             "fit_second_half": f_half, "fit_last_75pct": f_75}
+
+
+def floor(points: list[tuple[float, float]], duration: float) -> list[tuple[float, float]]:
+    """The lowest point of each minute of the activity, and every point before it: what
+    memory comes back to between the peaks (a voting burst, a wave of reconnections), which
+    the RSS rule's least squares fit together with the peaks (a run that ends in a burst ends
+    high)."""
+    lowest: dict[int, tuple[float, float]] = {}
+    for t, v in points:
+        if 0 <= t <= duration and (int(t // 60) not in lowest or v < lowest[int(t // 60)][1]):
+            lowest[int(t // 60)] = (t, v)
+    return [(t, v) for t, v in points if t < 0] + sorted(lowest.values())
 
 
 PROBE_SERIES = {
@@ -1276,6 +1289,9 @@ def analyse(args, out: dict) -> dict:
         return curve([(s["t_s"], s[key]) for s in samples], duration, args.settle)
 
     rss, anon = kb("rss_kb"), kb("anon_kb")
+    # Reported beside the rule, not part of it.
+    rss_floor = curve(floor([(s["t_s"], s["rss_kb"]) for s in samples], duration), duration,
+                      args.settle)
     flat = (rss["growth_last_75pct_pct"] is not None
             and rss["growth_last_75pct_pct"] < args.flat_pct
             and rss["slope_second_half_kb_per_min"] < args.flat_slope)
@@ -1356,7 +1372,7 @@ def analyse(args, out: dict) -> dict:
                 probe[key]["fit_second_half"] = per_pid[0]["fit_second_half"]
     return {
         "duration_s": duration,
-        "rss": rss, "anon": anon, "probe": probe,
+        "rss": rss, "anon": anon, "rss_floor": rss_floor, "probe": probe,
         "vmhwm_end_kb": samples[-1]["hwm_kb"],
         "idle_rss_kb": out.get("idle_rss_kb"),
         "flat": flat,
@@ -1387,7 +1403,7 @@ def table(doc: dict) -> str:
     a = doc.get("summary") or {}
     if not a:
         return "no summary: the run did not get to its activity (see failed)"
-    rss, anon = a["rss"], a["anon"]
+    rss, anon, floor_ = a["rss"], a["anon"], a.get("rss_floor") or {}
 
     def mb(v):
         return "–" if v is None else f"{v / 1024:.1f} MB"
@@ -1404,6 +1420,9 @@ def table(doc: dict) -> str:
         ("slope, last 75%", kbm(rss["slope_last_75pct_kb_per_min"])),
         ("growth, last 75%", f"{(rss['growth_last_75pct_kb'] or 0) / 1024:+.2f} MB "
                              f"({rss['growth_last_75pct_pct']:+.2f}% of start)"),
+        ("RSS floor (lowest each minute): end / slope 2nd half / growth last 75%",
+         f"{mb(floor_.get('end_kb'))} / {kbm(floor_.get('slope_second_half_kb_per_min'))} / "
+         f"{(floor_.get('growth_last_75pct_kb') or 0) / 1024:+.2f} MB"),
         ("RssAnon start / end / slope 2nd half",
          f"{mb(anon['start_kb'])} / {mb(anon['end_kb'])} / "
          f"{kbm(anon['slope_second_half_kb_per_min'])}"),
@@ -1545,6 +1564,12 @@ def main(argv=None) -> int:
 
         source = Path(args.replot)
         doc = json.loads(source.read_text())
+        summary = doc.get("summary") or {}
+        if "rss_floor" not in summary and summary.get("duration_s") and doc.get("samples"):
+            # A run from before the floor was reported: worked out from its samples.
+            summary["rss_floor"] = curve(
+                floor([(s["t_s"], s["rss_kb"]) for s in doc["samples"]],
+                      summary["duration_s"]), summary["duration_s"], doc["options"]["settle"])
         print(table(doc))
         print(f"plot: {plot(doc, source.with_suffix('.png'))}")
         return 0

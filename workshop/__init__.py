@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, has_request_context, request
+from flask.ctx import RequestContext
 from flask_babel import get_locale
 
 from .config import ROOT, Config, engine_options
@@ -61,8 +62,19 @@ def compile_catalogs(app: Flask) -> None:
             app.logger.warning("could not compile %s: %s", po_path, error)
 
 
+class Samskab(Flask):
+    """Flask, with the class of its request contexts a setting, as its session interface is:
+    create_app sets one that keeps a live connection's URL match (live/sessions.py), since
+    Flask-SocketIO builds a request context from the connection's environ for every event."""
+
+    request_context_class: type[RequestContext] = RequestContext
+
+    def request_context(self, environ: dict) -> RequestContext:
+        return self.request_context_class(self, environ)
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    app = Flask(
+    app = Samskab(
         __name__,
         instance_path=str(ROOT / "instance"),
         template_folder=str(ROOT / "templates"),
@@ -75,9 +87,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS",
                           engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
 
-    from .live.sessions import LiveSessionInterface
+    from .live.sessions import LiveRequestContext, LiveSessionInterface
 
-    app.session_interface = LiveSessionInterface()  # a live connection's session, opened once
+    # What a live connection's events share, worked out once: its session and its URL match.
+    app.session_interface = LiveSessionInterface()
+    app.request_context_class = LiveRequestContext
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     login_manager.init_app(app)

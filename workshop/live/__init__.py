@@ -32,6 +32,7 @@ from ..security import PARTICIPANT_VOTE_SCOPE, PARTICIPANT_WRITE_SCOPE, origin_o
 from . import presence, rooms, throttle
 from .broadcaster import NAMESPACE, TALLY_SHARE, Broadcaster
 from .queue import RecoveringRedisManager
+from .sessions import LIVE_ENDPOINT
 from .snapshot import FACILITATOR, PARTICIPANT, PRESENTER, own_state, snapshot
 
 log = logging.getLogger(__name__)
@@ -122,12 +123,13 @@ def _route_socket_path(app: Flask) -> None:
     cycle collector could free. In a voting burst that was most of what it found, and its
     collections (5-13 ms every half second at 1,000 participants, 30-100 ms for the older
     generation) stopped the whole process (docs/performance.md, the tenth round). With the
-    rule the match succeeds and the context is freed when the event ends.
+    rule the match succeeds and the context is freed when the event ends; a connection's
+    later events reuse its match (sessions.LiveRequestContext).
 
     engine.io's middleware answers every HTTP request to the path before Flask sees it, so
     the view only answers if the app is ever served without it."""
     for websocket in (False, True):  # werkzeug matches a WebSocket upgrade to its own rules
-        app.add_url_rule(f"/{SOCKETIO_PATH}/", endpoint="live_socket", view_func=_socket_path,
+        app.add_url_rule(f"/{SOCKETIO_PATH}/", endpoint=LIVE_ENDPOINT, view_func=_socket_path,
                          strict_slashes=False, websocket=websocket)
 
 

@@ -1,4 +1,5 @@
-"""The cookie session of a live connection, opened once per connection instead of per event.
+"""What every event of a live connection shares, worked out once per connection instead of per
+event: its cookie session and its URL match.
 
 Flask-SocketIO runs every event in a request context built from the connection's WSGI environ,
 and Flask opens the session for every request context: it verifies and decodes the signed
@@ -9,15 +10,22 @@ session opened for the connection's first context is kept in its environ and reu
 do what is not decided by it after connect anyway: that is the connection's record, checked
 against the database on every event (live/__init__.py).
 
+The URL match is the same for every event of a connection too (the Socket.IO path's rule,
+live/__init__.py): `LiveRequestContext` keeps it in the environ after the first event. Besides
+its time, each match left garbage for the cycle collector (werkzeug's matcher is a recursive
+closure, a reference cycle per call), and the collector's pauses stop the whole process.
+
 Ordinary requests, and each request of the long-polling transport, have an environ of their
-own and open their session as usual.
+own and open their session and match their URL as usual.
 """
 
 from __future__ import annotations
 
+from flask.ctx import RequestContext
 from flask.sessions import SecureCookieSessionInterface
 
 _KEY = "samskab.live_session"
+_ROUTE = "samskab.live_route"
 
 
 class LiveSessionInterface(SecureCookieSessionInterface):
@@ -33,3 +41,24 @@ class LiveSessionInterface(SecureCookieSessionInterface):
             session = super().open_session(app, request)
             environ[_KEY] = session
         return session
+
+
+class LiveRequestContext(RequestContext):
+    """A request context whose URL match a live connection's environ keeps (Flask's documented
+    hook for the match: `match_request`); the app's `request_context` makes these."""
+
+    def match_request(self) -> None:
+        environ = self.request.environ
+        kept = environ.get(_ROUTE)
+        if kept is not None:
+            self.request.url_rule, view_args = kept
+            self.request.view_args = dict(view_args)
+            return
+        super().match_request()
+        if self.request.routing_exception is None \
+                and self.request.url_rule.endpoint == LIVE_ENDPOINT:
+            environ[_ROUTE] = (self.request.url_rule, dict(self.request.view_args or {}))
+
+
+# The endpoint of the Socket.IO path's rule (live/__init__.py).
+LIVE_ENDPOINT = "live_socket"

@@ -118,13 +118,13 @@ def _route_socket_path(app: Flask) -> None:
     and pushing it matches the environ's path against the URL map. With no rule for the
     Socket.IO path that match failed on every event: werkzeug raised two exceptions (NoMatch,
     then NotFound, or WebsocketMismatch for a WebSocket upgrade, kept as the request's
-    routing_exception), and their tracebacks
-    held the context's frames in reference cycles, about 40 objects per event that only the
-    cycle collector could free. In a voting burst that was most of what it found, and its
-    collections (5-13 ms every half second at 1,000 participants, 30-100 ms for the older
-    generation) stopped the whole process (docs/performance.md, the tenth round). With the
-    rule the match succeeds and the context is freed when the event ends; a connection's
-    later events reuse its match (sessions.LiveRequestContext).
+    routing_exception), and their tracebacks held the context's frames in reference cycles:
+    40-60 objects per event that only the cycle collector could free. In a voting burst that
+    was most of what it found, and its collections (5-17 ms every 0.6 s at 1,000
+    participants, 30-106 ms for the older generation) stopped the whole process
+    (docs/performance.md, the tenth round). With the rule the match succeeds and the context
+    is freed when the event ends; a connection's later events reuse its match
+    (sessions.LiveRequestContext).
 
     engine.io's middleware answers every HTTP request to the path before Flask sees it, so
     the view only answers if the app is ever served without it."""

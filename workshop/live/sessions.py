@@ -26,6 +26,8 @@ from flask.sessions import SecureCookieSessionInterface
 
 _KEY = "samskab.live_session"
 _ROUTE = "samskab.live_route"
+# The endpoint of the Socket.IO path's rule (live/__init__.py).
+LIVE_ENDPOINT = "live_socket"
 
 
 class LiveSessionInterface(SecureCookieSessionInterface):
@@ -58,7 +60,3 @@ class LiveRequestContext(RequestContext):
         if self.request.routing_exception is None \
                 and self.request.url_rule.endpoint == LIVE_ENDPOINT:
             environ[_ROUTE] = (self.request.url_rule, dict(self.request.view_args or {}))
-
-
-# The endpoint of the Socket.IO path's rule (live/__init__.py).
-LIVE_ENDPOINT = "live_socket"

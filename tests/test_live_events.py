@@ -9,6 +9,9 @@ import types
 from collections import Counter
 
 import pytest
+from flask.ctx import AppContext, RequestContext
+from flask.wrappers import Request
+from werkzeug.routing import MapAdapter
 
 from tests.factories import (
     PASSWORD,
@@ -275,13 +278,8 @@ def test_socket_events_leave_no_reference_cycles_for_the_collector(app, live):
 # from it, exceptions and their frames, werkzeug's matcher closure. Only these are looked for:
 # in a whole suite's run other garbage turns up meanwhile (an earlier test's app and engine
 # let go), which says nothing about the events.
-def _per_event_kinds():
-    from flask.ctx import AppContext, RequestContext
-    from flask.wrappers import Request
-    from werkzeug.routing import MapAdapter
-
-    return (types.FrameType, types.TracebackType, BaseException, RequestContext, AppContext,
-            Request, MapAdapter)
+_PER_EVENT_KINDS = (types.FrameType, types.TracebackType, BaseException, RequestContext,
+                    AppContext, Request, MapAdapter)
 
 
 def _what(o) -> str:
@@ -289,7 +287,7 @@ def _what(o) -> str:
 
 
 def _from_an_event(o) -> bool:
-    return isinstance(o, _per_event_kinds()) or (
+    return isinstance(o, _PER_EVENT_KINDS) or (
         isinstance(o, types.FunctionType) and o.__module__.startswith("werkzeug.routing"))
 
 

@@ -14,6 +14,10 @@ ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"
 
 
+# The databases Samskab runs on, by SQLAlchemy's driver names (requirements.txt installs them).
+_DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg")
+
+
 def database_url(raw: str | None) -> str:
     """Normalise DATABASE_URL as hosting platforms give it to an SQLAlchemy URL.
 
@@ -35,10 +39,6 @@ def database_url(raw: str | None) -> str:
         raise ConfigError("DATABASE_URL", raw,
                           "a URL starting with sqlite:/// or postgresql://")
     return uri
-
-
-# The databases Samskab runs on, by SQLAlchemy's driver names (requirements.txt installs them).
-_DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg")
 
 
 def sqlite_in_memory(uri: str) -> bool:

@@ -32,7 +32,7 @@ from ..security import PARTICIPANT_VOTE_SCOPE, PARTICIPANT_WRITE_SCOPE, origin_o
 from . import presence, rooms, throttle
 from .broadcaster import NAMESPACE, TALLY_SHARE, Broadcaster
 from .queue import RecoveringRedisManager
-from .sessions import LIVE_ENDPOINT
+from .sessions import LIVE_ENDPOINT, SOCKETIO_PATH
 from .snapshot import FACILITATOR, PARTICIPANT, PRESENTER, own_state, snapshot
 
 log = logging.getLogger(__name__)
@@ -50,8 +50,6 @@ class Connection:
 
 _connections: dict[str, Connection] = {}
 broadcaster: Broadcaster | None = None
-# Where engine.io answers (Flask-SocketIO's default, and what the browser's client asks for).
-SOCKETIO_PATH = "socket.io"
 
 
 def socket_origins(app: Flask) -> list[str]:

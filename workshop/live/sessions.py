@@ -26,12 +26,14 @@ from flask.sessions import SecureCookieSessionInterface
 
 _KEY = "samskab.live_session"
 _ROUTE = "samskab.live_route"
-# The endpoint of the Socket.IO path's rule (live/__init__.py).
+# Where engine.io answers (Flask-SocketIO's default, and what the browser's client asks for),
+# and the endpoint of that path's rule in the URL map (live/__init__.py).
+SOCKETIO_PATH = "socket.io"
 LIVE_ENDPOINT = "live_socket"
 
 
 class LiveSessionInterface(SecureCookieSessionInterface):
-    def __init__(self, socketio_path: str = "socket.io"):
+    def __init__(self, socketio_path: str = SOCKETIO_PATH):
         self.prefix = "/" + socketio_path.strip("/") + "/"
 
     def open_session(self, app, request):

@@ -1,21 +1,24 @@
 """What does one vote cost the server? (issue 6)
 
-A voting burst is mostly votes: each one the socket's fast path (`voting.cast_vote`): the
-participant's lock, one read, the write and a commit, plus the triggers that keep the tally's
-sums (workshop/sums.py). This script times that path alone, without sockets or a server, so a
-change to it can be measured in microseconds instead of through a whole burst's noise.
+A voting burst is mostly votes: each one the socket's fast path (`voting.cast_votes`): the
+lock, one read, the mark and the write, plus the triggers that keep the tally's sums
+(workshop/sums.py), with one commit for the votes that arrive together (on SQLite; `--batch`).
+This script times that path alone, without sockets or a server, so a change to it can be
+measured in microseconds instead of through a whole burst's noise.
 
 It builds a workshop in the voting phase on a fresh database (SQLite by default; PostgreSQL with
 `--database postgresql://...`, in a database of its own that it drops afterwards), then lets
 every participant vote as in a burst: five dots placed one at a time, then one changed and one
-taken back. Each vote is timed by the wall clock and by the thread's CPU time. Rounds alternate
-with a pause, and the figures are the median, p90 and p99 over all rounds.
+taken back. Each batch of votes (one vote by default) is timed by the wall clock and by the
+thread's CPU time, shared out over its votes. Rounds alternate with a pause, and the figures are
+the median, p90 and p99 over all rounds.
 
 A script, not a test: it asserts nothing. It prints a table and writes
 `bench/results/<date>-<label>.json`.
 
     .venv/bin/python bench/vote_cost.py
     .venv/bin/python bench/vote_cost.py --participants 500 --rounds 5 --label vote-cost
+    .venv/bin/python bench/vote_cost.py --batch 16     # 16 votes to a transaction
     .venv/bin/python bench/vote_cost.py --database postgresql://postgres@127.0.0.1/test
 """
 
@@ -116,21 +119,26 @@ def reset(app, workshop_id: int) -> None:
         db.session.commit()
 
 
-def run(app, workshop_id: int, order, seq_start: int) -> tuple[list[float], list[float], int]:
-    """Cast the burst's votes one by one; their wall and CPU times in seconds, and refusals."""
+def run(app, workshop_id: int, order, seq_start: int,
+        batch: int = 1) -> tuple[list[float], list[float], int]:
+    """Cast the burst's votes in batches of `batch` (voting.cast_votes, one transaction each,
+    as the socket's group commit does when that many arrive together); each vote's wall and
+    CPU times in seconds (its batch's, shared out), and refusals."""
     from workshop.domain import voting
 
     walls, cpus, refused = [], [], 0
-    seq = seq_start
+    votes = [voting.PlainVote(workshop_id, person, proposal, dots, seq_start + i + 1)
+             for i, (person, proposal, dots) in enumerate(order)]
     with app.app_context():
-        for person, proposal, dots in order:
-            seq += 1
+        for start in range(0, len(votes), batch):
+            chunk = votes[start:start + batch]
             wall, cpu = time.perf_counter(), time.thread_time()
-            result = voting.cast_vote(workshop_id, person, proposal, dots, seq)
-            cpus.append(time.thread_time() - cpu)
-            walls.append(time.perf_counter() - wall)
-            if result is None or not result.applied:
-                refused += 1
+            outcomes = voting.cast_votes(chunk)
+            cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
+            cpus += [cpu / len(chunk)] * len(chunk)
+            walls += [wall / len(chunk)] * len(chunk)
+            refused += sum(1 for o in outcomes
+                           if not isinstance(o, voting.VoteResult) or not o.applied)
     return walls, cpus, refused
 
 
@@ -150,10 +158,14 @@ def main(argv=None) -> int:
     parser.add_argument("--database", default="sqlite",
                         help="sqlite (a fresh file) or a PostgreSQL URL (a fresh database on "
                              "that server, dropped afterwards)")
+    parser.add_argument("--batch", type=int, default=1,
+                        help="votes per transaction (the socket's group commit on SQLite "
+                             "puts together the votes that arrive together)")
     parser.add_argument("--label", default="vote-cost")
     args = parser.parse_args(argv)
-    if args.participants < 1 or args.rounds < 1 or args.proposals < 5:
-        parser.error("participants and rounds must be positive, and proposals at least 5")
+    if args.participants < 1 or args.rounds < 1 or args.proposals < 5 or args.batch < 1:
+        parser.error("participants, rounds and batch must be positive, and proposals at "
+                     "least 5")
 
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
@@ -186,7 +198,7 @@ def main(argv=None) -> int:
             reset(app, workshop_id)
             order = burst(people, proposals, rng)
             gc.collect()
-            w, c, r = run(app, workshop_id, order, seq)
+            w, c, r = run(app, workshop_id, order, seq, args.batch)
             seq += len(order)
             walls += w
             cpus += c
@@ -199,13 +211,15 @@ def main(argv=None) -> int:
             admin.dispose()
         tmp.cleanup()
     figures = {"wall_us": micro(walls), "cpu_us": micro(cpus), "votes": len(walls),
+               "batch": args.batch,
                "refused_or_overtaken": refused,
                "database": "sqlite" if args.database == "sqlite" else "postgresql"}
     print(f"{'per vote (us)':<14} {'p50':>8} {'p90':>8} {'p99':>8} {'mean':>8}")
     for name in ("wall_us", "cpu_us"):
         f = figures[name]
         print(f"{name:<14} {f['p50']:>8} {f['p90']:>8} {f['p99']:>8} {f['mean']:>8}")
-    print(f"{len(walls)} votes on {figures['database']}, {refused} refused or overtaken")
+    print(f"{len(walls)} votes on {figures['database']} in batches of {args.batch}, "
+          f"{refused} refused or overtaken")
     out = HERE / "results" / f"{datetime.date.today().isoformat()}-{args.label}.json"
     arguments = {**vars(args), "database": figures["database"]}  # no credentials in results
     write_json(out, {"benchmark": "vote_cost", "machine": machine_info(), "args": arguments,

@@ -172,9 +172,9 @@ def test_a_busy_pool_is_answered_unavailable_so_the_client_resends(app, voting_w
     def busy(*_args, **_kwargs):
         raise PoolTimeout("QueuePool limit of size 10 overflow 20 reached")
 
-    # Both ways a vote goes: the socket's (cast_vote, then set_dots for anything unusual) and
-    # the API's (set_dots).
-    monkeypatch.setattr(voting, "cast_vote", busy)
+    # Both ways a vote goes: the socket's (cast_votes, with the other connections' votes of
+    # the moment, then set_dots for anything unusual) and the API's (set_dots).
+    monkeypatch.setattr(voting, "cast_votes", busy)
     monkeypatch.setattr(voting, "set_dots", busy)
     ack = emit(phone, "vote", {"proposal_id": proposal.id, "dots": 1})
     assert ack["ok"] is False and ack["error"]["code"] == "unavailable"

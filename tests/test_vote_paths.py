@@ -155,7 +155,7 @@ def test_anything_but_the_plain_case_leaves_the_fast_path_with_nothing_changed(a
     unchanged(workshop_id, voter_id, open_one.id, 1, 7)  # removed by the facilitator
 
 
-def test_the_plain_case_is_three_statements_and_refusals_after_the_read_are_exact(
+def test_the_plain_case_is_four_statements_and_refusals_after_the_read_are_exact(
         app, count_queries):
     workshop = make_workshop(phase="ideation")
     author = join_as(workshop, "Forfatter")
@@ -168,10 +168,10 @@ def test_the_plain_case_is_three_statements_and_refusals_after_the_read_are_exac
     with count_queries() as q:
         result = voting.cast_vote(workshop_id, voter_id, a, 3, 1)
     assert (result.dots, result.remaining, result.applied, result.mark) == (3, 2, True, 1)
-    assert q.count == 3  # the lock, the read with the rules, the write
+    assert q.count == 4  # the batch's lock, the read with the rules, the mark, the write
     with count_queries() as q:
         assert voting.cast_vote(workshop_id, voter_id, a, 3, 2).changed is False
-    assert q.count == 2
+    assert q.count == 3  # nothing to write but the mark
     overtaken = voting.cast_vote(workshop_id, voter_id, b, 1, 1)
     assert (overtaken.applied, overtaken.dots, overtaken.mark) == (False, 0, 2)
     for proposal_id, dots, code in ((b, 3, "budget_exceeded"), (b, 4, "budget_exceeded"),

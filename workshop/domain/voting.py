@@ -6,20 +6,21 @@ event and the page's form need nothing new: `dots` is the number of dots, 1 (yes
 under approval, or the rating 1-5 (0 removes it) under score. Only dots has a budget.
 
 The budget holds under concurrency: every vote first takes a lock on the participant's row
-(an UPDATE, so PostgreSQL row-locks it and SQLite takes its write lock), and only then reads
-what the participant has spent. Parallel votes from one participant are therefore serialised,
-and the check-then-write can never overspend.
+(an UPDATE, so PostgreSQL row-locks it and SQLite takes its write lock; the socket's
+`cast_votes` locks all its voters at once), and only then reads what the participant has
+spent. Parallel votes from one participant are therefore serialised, and the check-then-write
+can never overspend.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import BigInteger, Connection, bindparam, case, delete, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.expression import Executable
 
 from ..extensions import db
@@ -154,53 +155,120 @@ def set_dots(workshop: Workshop, participant: Participant | None, proposal_id, d
         connection.execute(_LOCK if seq is None else _LOCK_SEQ, params)
         # Read only after the lock: a parallel vote of the same participant has committed.
         status, before, spent_elsewhere, mark = connection.execute(_READ, params).one()
-        return _apply(connection.execute, events, rules, params, dots, status, before,
-                      spent_elsewhere, mark)
+        try:
+            result, write = _decide(rules, params, dots, status, before, spent_elsewhere, mark)
+        except VoteRefused as refusal:
+            raise refusal.error() from None
+        if write is not None:
+            connection.execute(write, {**params, "dots": dots, "at": utcnow()})
+            events.append(Event(rules.workshop_id, "tally", {"proposal_ids": [proposal_id]}))
+        return result
+
+
+@dataclass(frozen=True)
+class PlainVote:
+    """A socket vote as it arrives: ids and values only (see `cast_votes`)."""
+
+    workshop_id: int
+    participant_id: int
+    proposal_id: Any
+    dots: Any
+    seq: Any = None
+
+
+class VoteRefused(Exception):
+    """A vote the rules refuse, with its message still untranslated: `cast_votes` decides
+    other people's votes too, and each refusal must reach its voter in the voter's language
+    (`error()` builds the DomainError in the caller's request)."""
+
+    def __init__(self, code: str, message):
+        super().__init__(code)
+        self.code, self.message = code, message
+
+    def error(self) -> DomainError:
+        return DomainError(self.code, self.message)
+
+
+VoteOutcome = VoteResult | VoteRefused | None
 
 
 def cast_vote(workshop_id: int, participant_id: int, proposal_id, dots,
               seq=None) -> VoteResult | None:
-    """`set_dots` for a socket vote, from ids alone: the workshop's rules and the participant's
-    standing are read in the statement that reads the proposal and the dots, so a vote costs
-    the lock, one read and the write, with no ORM objects loaded (re-reading the workshop and
-    the participant for every event was 18 % of the server's time in a voting burst).
+    """One socket vote (`cast_votes` with one vote): its result, None when it is not the
+    plain case (the caller then takes `set_dots`); a refusal is raised as a DomainError."""
+    outcome = cast_votes([PlainVote(workshop_id, participant_id, proposal_id, dots, seq)])[0]
+    if isinstance(outcome, VoteRefused):
+        raise outcome.error()
+    return outcome
 
-    Only for the plain case: a well-formed vote by a participant in good standing in the
-    voting phase. Anything else returns None, with nothing changed, and the caller takes
-    `set_dots`, whose checks give the exact refusal in their order. From the read on, both
-    paths share `_apply`, so budgets, caps, hidden proposals and vote order are refused alike.
+
+def cast_votes(votes: list[PlainVote]) -> list[VoteOutcome]:
+    """Socket votes, several participants' at once, written in one transaction: `set_dots`
+    for each, from ids alone, with one commit for all of them (group commit: in a voting
+    burst the commit and the connection's round trip through the pool were a third of a
+    vote's cost; docs/performance.md, the eleventh round).
+
+    Each vote's outcome, in order: its VoteResult, a VoteRefused (nothing of it written), or
+    None when it is not the plain case (a malformed value, a participant not in good standing,
+    a workshop not voting, another workshop's participant): nothing of it is written and the
+    caller takes `set_dots`, whose checks give the exact refusal in their order. Nothing is
+    acknowledged before the commit: if the transaction fails, the error is raised and none of
+    the votes counts (each caller answers "unavailable" and its client resends).
+
+    The statements, on the driver's own cursor (`_Driver`): first the batch's lock (SQLite:
+    BEGIN IMMEDIATE, the database's write lock; PostgreSQL: every voter's row locked FOR
+    UPDATE in id order, so that two processes' batches never wait on each other in a
+    cycle), then per vote one read of the workshop's rules, the participant's standing, the
+    proposal and the dots (after the lock: the dots a parallel vote committed are seen), and
+    only for a vote that counts, the participant's mark (when its seq raises it) and the
+    write. A refused vote writes nothing, so it needs no savepoint.
     """
-    try:  # they go into the statements: checked first
-        proposal_id, seq = check_proposal_id(proposal_id), check_seq(seq)
-    except DomainError:
-        return None
-    params = {"me": participant_id, "proposal": proposal_id, "workshop": workshop_id,
-              "seq": seq}
-    try:
-        # Outside the session, on a connection of its own, with the statements compiled once:
-        # the session's bookkeeping and each statement's cache key and compilation cost more
-        # than the vote's SQL itself (bench/vote_cost.py).
-        with unit_of_work_on_own_connection() as (connection, events):
-            def run(statement, values):
-                return _PREPARED[statement].run(connection, values)
-
-            if run(_LOCK if seq is None else _LOCK_SEQ, params).rowcount != 1:
-                raise _NotPlain  # the participant is gone
-            row = run(_READ_ALL, params).first()
-            if (row is None or row.phase != Phase.VOTING.value or row.removed_at is not None
-                    or row.anonymised_at is not None
-                    or _value_problem(row.voting_method, dots) is not None):
-                raise _NotPlain
-            rules = _Rules(workshop_id, _budgeted(row.voting_method),
-                           row.dots_per_participant, row.max_dots_per_proposal)
-            return _apply(run, events, rules, params, dots, row.status, row.before,
-                          row.spent_elsewhere, row.vote_mark)
-    except _NotPlain:
-        return None
+    outcomes: list[VoteOutcome] = [None] * len(votes)
+    checked = []
+    for index, vote in enumerate(votes):
+        try:  # they go into the statements: checked first
+            params = {"me": vote.participant_id, "proposal": check_proposal_id(vote.proposal_id),
+                      "workshop": vote.workshop_id, "seq": check_seq(vote.seq)}
+        except DomainError:
+            continue
+        checked.append((index, vote, params))
+    if not checked:
+        return outcomes
+    with unit_of_work_on_own_connection() as (connection, events):
+        driver = _Driver(connection)
+        try:
+            _cast_checked(driver, events, checked, outcomes)
+        finally:
+            driver.close()
+    return outcomes
 
 
-class _NotPlain(Exception):
-    """The fast vote path met something only `set_dots` explains (rolled back, then retried)."""
+def _cast_checked(driver: _Driver, events: list[Event], checked: list,
+                  outcomes: list[VoteOutcome]) -> None:
+    """`cast_votes` inside its transaction: the lock, then each vote read, decided, written."""
+    driver.lock(sorted({params["me"] for _, _, params in checked}))
+    for index, vote, params in checked:
+        row = driver.run(_READ_ALL, params).fetchone()
+        if row is None:
+            continue  # the participant is not in that workshop, or gone
+        (phase, method, per_participant, per_proposal, removed_at, anonymised_at, mark,
+         status, before, spent_elsewhere) = row
+        if (phase != Phase.VOTING.value or removed_at is not None or anonymised_at is not None
+                or _value_problem(method, vote.dots) is not None):
+            continue
+        rules = _Rules(vote.workshop_id, _budgeted(method), per_participant, per_proposal)
+        try:
+            result, write = _decide(rules, params, vote.dots, status, before, spent_elsewhere,
+                                    mark)
+        except VoteRefused as refusal:
+            outcomes[index] = refusal
+            continue
+        if result.applied and params["seq"] is not None and params["seq"] > mark:
+            driver.run(_MARK, params)
+        if write is not None:
+            driver.run(write, {**params, "dots": vote.dots, "at": utcnow()})
+            events.append(Event(vote.workshop_id, "tally", {"proposal_ids": [result.proposal_id]}))
+        outcomes[index] = result
 
 
 @dataclass(frozen=True)
@@ -213,14 +281,13 @@ class _Rules:
     per_proposal: int
 
 
-def _apply(run: Callable[[Executable, dict], Any], events: list[Event], rules: _Rules,
-           params: dict, dots: int, status, before, spent_elsewhere: int,
-           mark: int) -> VoteResult:
-    """Decide and write one vote, after the lock and the read, inside the unit of work; `run`
-    executes one of the statements below on the unit's connection."""
+def _decide(rules: _Rules, params: dict, dots: int, status, before, spent_elsewhere: int,
+            mark: int) -> tuple[VoteResult, Executable | None]:
+    """Decide one vote, from what was read after the participant's lock: its result and the
+    statement that writes it (None: nothing to write), or VoteRefused."""
     proposal_id, seq = params["proposal"], params["seq"]
     if status is None:
-        raise DomainError("not_found", _l("Forslaget findes ikke."))
+        raise VoteRefused("not_found", _l("Forslaget findes ikke."))
     before = before or 0
     if seq is not None and mark > seq:
         # Overtaken: a newer vote was applied before this one arrived.
@@ -228,32 +295,27 @@ def _apply(run: Callable[[Executable, dict], Any], events: list[Event], rules: _
             proposal_id=proposal_id, dots=before,
             remaining=(rules.per_participant - spent_elsewhere - before if rules.budget
                        else None),
-            changed=False, applied=False, mark=mark)
+            changed=False, applied=False, mark=mark), None
     if rules.budget and dots > rules.per_proposal:
-        raise DomainError(
-            "budget_exceeded",
-            _l("Du kan højst give %(n)d prikker til ét forslag.", n=rules.per_proposal),
-        )
+        raise VoteRefused("budget_exceeded",
+                          _l("Du kan højst give %(n)d prikker til ét forslag.",
+                             n=rules.per_proposal))
     if status != ProposalStatus.VISIBLE.value:
-        raise DomainError("not_found", _l("Forslaget kan ikke stemmes på."))
+        raise VoteRefused("not_found", _l("Forslaget kan ikke stemmes på."))
     if rules.budget and spent_elsewhere + dots > rules.per_participant:
-        raise DomainError(
-            "budget_exceeded",
-            _l("Du har kun %(n)d prikker tilbage.", n=rules.per_participant - spent_elsewhere),
-        )
+        raise VoteRefused("budget_exceeded",
+                          _l("Du har kun %(n)d prikker tilbage.",
+                             n=rules.per_participant - spent_elsewhere))
+    write = None
     if before != dots:
-        if dots == 0:
-            run(_REMOVE, params)
-        else:
-            run(_ADD if before == 0 else _CHANGE, {**params, "dots": dots, "at": utcnow()})
-        events.append(Event(rules.workshop_id, "tally", {"proposal_ids": [proposal_id]}))
+        write = _REMOVE if dots == 0 else (_ADD if before == 0 else _CHANGE)
     return VoteResult(
         proposal_id=proposal_id,
         dots=dots,
         remaining=rules.per_participant - spent_elsewhere - dots if rules.budget else None,
         changed=before != dots,
-        mark=mark,
-    )
+        mark=max(mark, seq or 0),
+    ), write
 
 
 # The vote's statements, built once: on the tables (no ORM bookkeeping, nothing in the session
@@ -304,12 +366,20 @@ _CHANGE = update(_votes).where(*_this_vote).values(dots=bindparam("dots"),
 _REMOVE = delete(_votes).where(*_this_vote)
 
 
+# A counted vote's seq, raised into the participant's mark (the batch checked it is higher).
+_MARK = (update(_participants).where(_participants.c.id == bindparam("me"))
+         .values(vote_mark=bindparam("seq", type_=BigInteger)))
+# A batch's lock on PostgreSQL: every voter's row, in id order (SQLite: BEGIN IMMEDIATE).
+_LOCK_VOTERS = (select(_participants.c.id)
+                .where(_participants.c.id.in_(bindparam("ids", expanding=True)))
+                .order_by(_participants.c.id).with_for_update())
+
+
 class _Prepared:
-    """One of the vote's statements, compiled once per database dialect and run as the
-    driver's own SQL (`exec_driver_sql`): a vote then costs no cache key and no compilation
-    per statement, while SQLAlchemy's events (the tests count statements with them), its
-    error translation and its pool's handling of broken connections all stay. Bound values go
-    through their types' processors, as in a compiled execution (UTC timestamps on SQLite)."""
+    """One of the vote's statements, compiled once per database dialect into the driver's own
+    SQL and its arguments: a vote costs no cache key and no compilation per statement. Bound
+    values go through their types' processors, as in a compiled execution (UTC timestamps on
+    SQLite); literal values in the statement keep theirs."""
 
     def __init__(self, statement: Executable):
         self.statement = statement
@@ -319,26 +389,89 @@ class _Prepared:
         found = self._by_dialect.get(dialect)
         if found is None:
             compiled = self.statement.compile(dialect=dialect)
-            processors = {}
+            fixed, wanted, processors = {}, {}, {}
             for name, bind in compiled.binds.items():
+                if bind.required:
+                    wanted[name] = bind.key
+                else:
+                    fixed[name] = bind.effective_value
                 process = bind.type.dialect_impl(dialect).bind_processor(dialect)
                 if process is not None:
                     processors[name] = process
             names = tuple(compiled.positiontup) if compiled.positional else None
-            found = self._by_dialect[dialect] = (compiled, processors, names)
+            found = self._by_dialect[dialect] = (compiled.string, fixed, wanted, processors,
+                                                 names)
         return found
 
-    def run(self, connection: Connection, params: dict):
-        compiled, processors, names = self._compiled(connection.dialect)
-        values = compiled.construct_params(params)
+    def bind(self, dialect, params: dict) -> tuple[str, tuple | dict]:
+        """The SQL and the driver's arguments for `params` (KeyError: one is missing)."""
+        sql, fixed, wanted, processors, names = self._compiled(dialect)
+        values = dict(fixed)
+        for name, key in wanted.items():
+            values[name] = params[key]
         for name, process in processors.items():
             values[name] = process(values[name])
-        return connection.exec_driver_sql(
-            compiled.string, values if names is None else tuple(values[n] for n in names))
+        return sql, values if names is None else tuple(values[n] for n in names)
 
 
 _PREPARED = {statement: _Prepared(statement)
-             for statement in (_LOCK, _LOCK_SEQ, _READ_ALL, _ADD, _CHANGE, _REMOVE)}
+             for statement in (_READ_ALL, _MARK, _ADD, _CHANGE, _REMOVE)}
+
+
+class _Driver:
+    """The statements of `cast_votes` on the driver's own cursor, inside the connection's
+    transaction: SQLAlchemy's execution (its context, result object and row processing) cost
+    more per vote than SQLite's work itself (bench/vote_cost.py). What the engine's users
+    rely on stays: its cursor events fire for every statement (the tests count statements
+    with them), a driver error is raised as SQLAlchemy's (OperationalError for a database
+    that is down, as the callers expect), and a lost connection is invalidated in the pool."""
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+        self.dialect = connection.dialect
+        connection.begin()  # the transaction connection.commit() ends; no SQL is sent yet
+        self.cursor = connection.connection.cursor()
+        dispatch = connection.dispatch
+        self.listened = bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute)
+
+    def lock(self, participant_ids: list[int]) -> None:
+        """The batch's lock, before anything is read: SQLite's write lock for the whole
+        database, or PostgreSQL's row locks on the voters in id order."""
+        if self.dialect.name == "sqlite":
+            self.execute("BEGIN IMMEDIATE", ())
+        else:
+            self.connection.execute(_LOCK_VOTERS, {"ids": participant_ids}).all()
+
+    def run(self, statement: Executable, params: dict):
+        return self.execute(*_PREPARED[statement].bind(self.dialect, params))
+
+    def execute(self, sql: str, args):
+        connection, cursor = self.connection, self.cursor
+        if self.listened:
+            for listen in connection.dispatch.before_cursor_execute:
+                listen(connection, cursor, sql, args, None, False)
+        try:
+            cursor.execute(sql, args)
+        except self.dialect.loaded_dbapi.Error as error:
+            raise self._translated(error, sql, args) from error
+        if self.listened:
+            for listen in connection.dispatch.after_cursor_execute:
+                listen(connection, cursor, sql, args, None, False)
+        return cursor
+
+    def _translated(self, error: Exception, sql: str, args) -> DBAPIError:
+        lost = self.dialect.is_disconnect(error, self.connection.connection.dbapi_connection,
+                                          self.cursor)
+        if lost:
+            self.connection.invalidate(error)
+        return DBAPIError.instance(sql, args, error, self.dialect.loaded_dbapi.Error,
+                                   connection_invalidated=lost, dialect=self.dialect)
+
+    def close(self) -> None:
+        try:
+            self.cursor.close()
+        except self.dialect.loaded_dbapi.Error:  # its connection is already gone
+            pass
 
 
 def set_voting_method(workshop: Workshop, user: User, method) -> Workshop:

@@ -18,6 +18,7 @@ from flask import Flask, abort, current_app, request
 from flask_babel import gettext as _
 from flask_socketio import ConnectionRefusedError, join_room
 from sqlalchemy import bindparam, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -31,6 +32,7 @@ from ..models import Participant, User, Workshop, WorkshopFacilitator
 from ..security import PARTICIPANT_VOTE_SCOPE, PARTICIPANT_WRITE_SCOPE, origin_of
 from . import presence, rooms, throttle
 from .broadcaster import NAMESPACE, TALLY_SHARE, Broadcaster
+from .group_commit import GroupCommit
 from .queue import RecoveringRedisManager
 from .sessions import LIVE_ENDPOINT, SOCKETIO_PATH
 from .snapshot import FACILITATOR, PARTICIPANT, PRESENTER, own_state, snapshot
@@ -50,6 +52,9 @@ class Connection:
 
 _connections: dict[str, Connection] = {}
 broadcaster: Broadcaster | None = None
+# This process's socket votes, written together (live/group_commit.py) when the database is
+# SQLite; made in init_live, after gevent has patched the threading module.
+votes: GroupCommit | None = None
 
 
 def socket_origins(app: Flask) -> list[str]:
@@ -67,7 +72,7 @@ def socket_origins(app: Flask) -> list[str]:
 
 
 def init_live(app: Flask) -> None:
-    global broadcaster
+    global broadcaster, votes
     # Flask-SocketIO keeps the previous app's message queue manager in its options; an app
     # without REDIS_URL (a test after one with it) must not inherit it.
     socketio.server_options.pop("client_manager", None)
@@ -95,6 +100,8 @@ def init_live(app: Flask) -> None:
         async_handlers=False,
     )
     _route_socket_path(app)
+    votes = (GroupCommit(_cast_votes, pause=lambda: socketio.sleep(0))
+             if _shares_commits(app) else None)
     presence.configure(app.config.get("REDIS_URL"))
     throttle.configure(app.config.get("LIVE_EVENT_RATE", 5), app.config.get("LIVE_EVENT_BURST", 30),
                        enabled=bool(app.config.get("RATELIMIT_ENABLED", True)))
@@ -491,16 +498,33 @@ def _vote_ack(result: voting.VoteResult) -> dict:
             "remaining": result.remaining, "applied": result.applied, "mark": result.mark}
 
 
+def _shares_commits(app: Flask) -> bool:
+    """Whether socket votes share their transactions (group commit): on SQLite, yes. There
+    one writer at a time holds the database and the whole process waits while it writes, so a
+    vote's own transaction bought nothing but its cost. PostgreSQL runs votes side by side,
+    each on its own connection and row locks, and shares WAL flushes itself; a transaction of
+    many participants' votes would take their tally rows in arrival order, and two processes'
+    batches could then wait on each other (a deadlock PostgreSQL breaks after a second)."""
+    return make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() == "sqlite"
+
+
+def _cast_votes(batch: list[voting.PlainVote]) -> list[voting.VoteOutcome]:
+    return voting.cast_votes(batch)  # looked up at every batch: tests replace it
+
+
 def _plain_vote(connection: Connection, payload: dict) -> dict | None:
-    """A participant's vote straight from the connection's ids (voting.cast_vote); None for
-    anything but the plain case, which `vote` then checks and refuses in order."""
+    """A participant's vote straight from the connection's ids (voting.cast_votes; on SQLite
+    with the other connections' votes of the moment, through `votes`); None for anything but
+    the plain case, which `vote` then checks and refuses in order."""
     if connection.role != PARTICIPANT or connection.participant_id is None \
             or "dots" not in payload:
         return None
-    result = voting.cast_vote(connection.workshop_id, connection.participant_id,
-                              payload.get("proposal_id"), payload.get("dots"),
-                              payload.get("seq"))
-    return None if result is None else _vote_ack(result)
+    vote = voting.PlainVote(connection.workshop_id, connection.participant_id,
+                            payload.get("proposal_id"), payload.get("dots"), payload.get("seq"))
+    outcome = votes.submit(vote) if votes is not None else _cast_votes([vote])[0]
+    if isinstance(outcome, voting.VoteRefused):
+        raise outcome.error()  # in this connection's request: the voter's language
+    return None if outcome is None else _vote_ack(outcome)
 
 
 @live_event("vote", limit=(PARTICIPANT_VOTE_SCOPE, "RATELIMIT_PARTICIPANT_VOTE"),

@@ -205,8 +205,8 @@ def cast_vote(workshop_id: int, participant_id: int, proposal_id, dots,
 def cast_votes(votes: list[PlainVote]) -> list[VoteOutcome]:
     """Socket votes, several participants' at once, written in one transaction: `set_dots`
     for each, from ids alone, with one commit for all of them (group commit: in a voting
-    burst the commit and the connection's round trip through the pool were a third of a
-    vote's cost; docs/performance.md, the eleventh round).
+    burst a vote's own transaction and SQLAlchemy's execution around its statements were
+    most of its cost; docs/performance.md, the eleventh round).
 
     Each vote's outcome, in order: its VoteResult, a VoteRefused (nothing of it written), or
     None when it is not the plain case (a malformed value, a participant not in good standing,
@@ -217,11 +217,12 @@ def cast_votes(votes: list[PlainVote]) -> list[VoteOutcome]:
 
     The statements, on the driver's own cursor (`_Driver`): first the batch's lock (SQLite:
     BEGIN IMMEDIATE, the database's write lock; PostgreSQL: every voter's row locked FOR
-    UPDATE in id order, so that two processes' batches never wait on each other in a
-    cycle), then per vote one read of the workshop's rules, the participant's standing, the
-    proposal and the dots (after the lock: the dots a parallel vote committed are seen), and
-    only for a vote that counts, the participant's mark (when its seq raises it) and the
-    write. A refused vote writes nothing, so it needs no savepoint.
+    UPDATE in id order; the live door still gives PostgreSQL one vote a transaction, as the
+    tally's rows would be taken in arrival order, live._shares_commits), then per vote one
+    read of the workshop's rules, the participant's standing, the proposal and the dots (after
+    the lock: the dots a parallel vote committed are seen), and only for a vote that counts,
+    the participant's mark (when its seq raises it) and the write. A refused vote writes
+    nothing, so it needs no savepoint.
     """
     outcomes: list[VoteOutcome] = [None] * len(votes)
     checked = []
@@ -346,7 +347,7 @@ _SPENT_ELSEWHERE = (select(func.coalesce(func.sum(_votes.c.dots), 0))
 _READ = select(_STATUS, _BEFORE, _SPENT_ELSEWHERE,
                select(_participants.c.vote_mark).where(_participants.c.id == bindparam("me"))
                .scalar_subquery())
-# The same for `cast_vote`, with the workshop's rules and the participant's standing: no row
+# The same for `cast_votes`, with the workshop's rules and the participant's standing: no row
 # when the participant is not in that workshop.
 _workshops = Workshop.__table__
 _READ_ALL = (

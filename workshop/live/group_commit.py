@@ -54,7 +54,7 @@ class GroupCommit:
         self._lock = threading.Lock()
         self._waiting: list[_Waiting] = []
         self._leading = False
-        self.batches = 0  # written so far (for the tests and the benchmark)
+        self.batches = 0  # batches written so far, and their items (read by the tests)
         self.items = 0
 
     def waiting(self) -> int:

@@ -15,6 +15,7 @@ can never overspend.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,9 +160,7 @@ def set_dots(workshop: Workshop, participant: Participant | None, proposal_id, d
             result, write = _decide(rules, params, dots, status, before, spent_elsewhere, mark)
         except VoteRefused as refusal:
             raise refusal.error() from None
-        if write is not None:
-            connection.execute(write, {**params, "dots": dots, "at": utcnow()})
-            events.append(Event(rules.workshop_id, "tally", {"proposal_ids": [proposal_id]}))
+        _write(connection.execute, events, write, params, dots)
         return result
 
 
@@ -266,10 +265,16 @@ def _cast_checked(driver: _Driver, events: list[Event], checked: list,
             continue
         if result.applied and params["seq"] is not None and params["seq"] > mark:
             driver.run(_MARK, params)
-        if write is not None:
-            driver.run(write, {**params, "dots": vote.dots, "at": utcnow()})
-            events.append(Event(vote.workshop_id, "tally", {"proposal_ids": [result.proposal_id]}))
+        _write(driver.run, events, write, params, vote.dots)
         outcomes[index] = result
+
+
+def _write(run: Callable[[Executable, dict], Any], events: list[Event],
+           write: Executable | None, params: dict, dots: int) -> None:
+    """Run a decided vote's write (if it has one) and note the tally it changes."""
+    if write is not None:
+        run(write, {**params, "dots": dots, "at": utcnow()})
+        events.append(Event(params["workshop"], "tally", {"proposal_ids": [params["proposal"]]}))
 
 
 @dataclass(frozen=True)

@@ -285,6 +285,24 @@ class Nginx:
 # --- the deployment ---------------------------------------------------------------------------
 
 
+# PostgreSQL's connections the app's processes may hold together: its max_connections (100 by
+# default) less room for the benchmark's own and an administrator's. The app's pool (10 kept,
+# 20 more when busy, per process) fits three processes; with more, each gets its share.
+POSTGRES_CONNECTIONS = 80
+
+
+def pool_for(processes: int, env: dict[str, str]) -> dict[str, str]:
+    """DATABASE_POOL_SIZE and DATABASE_MAX_OVERFLOW for `processes` app processes on one
+    PostgreSQL (docs/deployment.md), unless the environment sets them already."""
+    if env.get("DATABASE_POOL_SIZE") or env.get("DATABASE_MAX_OVERFLOW"):
+        return {}
+    share = POSTGRES_CONNECTIONS // processes
+    if share >= 30:
+        return {}
+    size = max(1, min(10, share // 2))
+    return {"DATABASE_POOL_SIZE": str(size), "DATABASE_MAX_OVERFLOW": str(max(0, share - size))}
+
+
 class Deployment:
     """One server under test: `app` (the real workshop app) or `bare` (bench/bare_server.py),
     in `processes` gunicorn processes (behind nginx and Redis when more than one)."""
@@ -377,6 +395,8 @@ class Deployment:
             else:
                 self.database_url = f"sqlite:///{self.workdir / 'bench.sqlite3'}"
             env["DATABASE_URL"] = self.database_url
+            if self.database == "postgres":
+                env.update(pool_for(self.processes, env))
         self.env = env
         if self.target == "app":
             migrated = self.flask("db", "upgrade")

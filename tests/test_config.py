@@ -8,7 +8,8 @@ import subprocess
 import pytest
 
 from tests.server import BIN, ROOT
-from workshop.config import Config, ConfigError
+from workshop import create_app
+from workshop.config import Config, ConfigError, engine_options
 
 BAD = [
     ("LIVE_EVENT_RATE", "fast", "a number of at least 0.1"),
@@ -20,6 +21,9 @@ BAD = [
     ("GC_THRESHOLDS", "0,10,10", "three positive integers such as 10000,10,10"),
     ("GC_THRESHOLDS", "lots", "three positive integers such as 10000,10,10"),
     ("TRUSTED_PROXIES", "one", "an integer of at least 0"),
+    ("DATABASE_POOL_SIZE", "0", "an integer of at least 1"),
+    ("DATABASE_POOL_SIZE", "ten", "an integer of at least 1"),
+    ("DATABASE_MAX_OVERFLOW", "-1", "an integer of at least 0"),
     ("RATELIMIT_JOIN", "lots", 'a rate such as "30 per minute"'),
     ("RATELIMIT_PARTICIPANT_VOTE", "120 per fortnight", 'a rate such as "30 per minute"'),
     ("PUBLIC_URL", "samskab.region.dk", "a URL starting with http:// or https://"),
@@ -93,3 +97,24 @@ def test_the_server_stops_with_the_message_instead_of_restarting_its_worker(tmp_
     assert done.returncode == 4  # gunicorn: "App failed to load", the master stops too
     assert "Samskab cannot start: RATELIMIT_LOGIN='often' is not valid" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_pool_is_sized_by_the_environment_or_by_the_database(monkeypatch, tmp_path):
+    """Several processes on one PostgreSQL must fit its max_connections: DATABASE_POOL_SIZE and
+    DATABASE_MAX_OVERFLOW size each process's pool; unset, each database has its default."""
+    pg, lite = "postgresql+psycopg://db/samskab", f"sqlite:///{tmp_path}/x.sqlite3"
+    assert (engine_options(pg)["pool_size"], engine_options(pg)["max_overflow"]) == (10, 20)
+    assert (engine_options(lite)["pool_size"], engine_options(lite)["max_overflow"]) == (50, 50)
+    assert engine_options("sqlite://") == {}  # in memory: one shared connection
+    assert engine_options(pg, 5, 0) == {**engine_options(pg), "pool_size": 5, "max_overflow": 0}
+    monkeypatch.delenv("DATABASE_POOL_SIZE", raising=False)
+    monkeypatch.delenv("DATABASE_MAX_OVERFLOW", raising=False)
+    assert (Config().DATABASE_POOL_SIZE, Config().DATABASE_MAX_OVERFLOW) == (None, None)
+    monkeypatch.setenv("DATABASE_POOL_SIZE", " 8 ")
+    monkeypatch.setenv("DATABASE_MAX_OVERFLOW", "0")
+    monkeypatch.setenv("DATABASE_URL", lite)
+    app = create_app()
+    with app.app_context():
+        from workshop.extensions import db
+
+        assert (db.engine.pool.size(), db.engine.pool._max_overflow) == (8, 0)

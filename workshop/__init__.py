@@ -85,7 +85,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config.update(config)
     # The pool follows the database the app ends up with (unless given outright).
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS",
-                          engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
+                          engine_options(app.config["SQLALCHEMY_DATABASE_URI"],
+                                         app.config.get("DATABASE_POOL_SIZE"),
+                                         app.config.get("DATABASE_MAX_OVERFLOW")))
 
     from .live.sessions import LiveRequestContext, LiveSessionInterface
 

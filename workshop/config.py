@@ -48,22 +48,32 @@ def sqlite_in_memory(uri: str) -> bool:
         not url.database or ":memory:" in url.database or "mode=memory" in uri)
 
 
-def engine_options(uri: str) -> dict:
+def engine_options(uri: str, pool_size: int | None = None,
+                   max_overflow: int | None = None) -> dict:
     """Connection pool settings for one gevent process serving hundreds of sockets at once.
 
     Every socket event and request holds a connection from its first statement to its commit,
     and a greenlet waiting for a free one waits for everyone ahead of it; so the pool is sized
     for the concurrency of a live workshop rather than for a few threads. An SQLite file is a
-    local file: no network to ping, and a connection is cheap to keep."""
+    local file: no network to ping, and a connection is cheap to keep. `pool_size` and
+    `max_overflow` (DATABASE_POOL_SIZE, DATABASE_MAX_OVERFLOW) replace the defaults: with
+    several processes on one PostgreSQL, all their connections must fit its
+    `max_connections` (docs/deployment.md)."""
     if uri.startswith("sqlite"):
         if sqlite_in_memory(uri):
             return {}  # one shared in-memory database (tests): SQLAlchemy's StaticPool
-        return {"pool_size": 50, "max_overflow": 50, "pool_timeout": 10}
-    # No pre-ping: a round trip before every event's first statement. A connection the server
-    # dropped fails once; SQLAlchemy then discards the pool, and the action is refused as
-    # "unavailable" (clients retry it).
-    return {"pool_pre_ping": False, "pool_recycle": 1800, "pool_size": 10, "max_overflow": 20,
-            "pool_timeout": 10}
+        options = {"pool_size": 50, "max_overflow": 50, "pool_timeout": 10}
+    else:
+        # No pre-ping: a round trip before every event's first statement. A connection the
+        # server dropped fails once; SQLAlchemy then discards the pool, and the action is
+        # refused as "unavailable" (clients retry it).
+        options = {"pool_pre_ping": False, "pool_recycle": 1800, "pool_size": 10,
+                   "max_overflow": 20, "pool_timeout": 10}
+    if pool_size is not None:
+        options["pool_size"] = pool_size
+    if max_overflow is not None:
+        options["max_overflow"] = max_overflow
+    return options
 
 
 def _secret_key() -> str:
@@ -98,6 +108,11 @@ def _number(env, name: str, default: str, kind=int, minimum: float = 0):
         raise ConfigError(name, raw, f"{'an integer' if kind is int else 'a number'}"
                                      f" of at least {minimum:g}")
     return value
+
+
+def _optional_int(env, name: str, minimum: int) -> int | None:
+    """An integer setting that may be left out (None: the built-in default applies)."""
+    return _number(env, name, "", int, minimum) if (env.get(name) or "").strip() else None
 
 
 def _thresholds(env, name: str, default: str) -> tuple[int, int, int]:
@@ -138,6 +153,11 @@ class Config:
         env = os.environ
         self.SECRET_KEY = _secret_key()
         self.SQLALCHEMY_DATABASE_URI = database_url(env.get("DATABASE_URL"))
+        # Database connections each process keeps open, and how many more it may open when
+        # busy; unset: 10 + 20 on PostgreSQL, 50 + 50 on SQLite (engine_options). With several
+        # processes, processes x (both) must fit PostgreSQL's max_connections.
+        self.DATABASE_POOL_SIZE = _optional_int(env, "DATABASE_POOL_SIZE", 1)
+        self.DATABASE_MAX_OVERFLOW = _optional_int(env, "DATABASE_MAX_OVERFLOW", 0)
         self.REDIS_URL = _url(env, "REDIS_URL", None, ("redis", "rediss"))
         # The Redis channel the processes of one deployment share (one per deployment).
         self.SOCKETIO_CHANNEL = env.get("SOCKETIO_CHANNEL", "samskab")

@@ -219,3 +219,27 @@ def test_a_connection_of_a_logged_out_user_is_refused_even_if_it_was_not_closed(
     db.session.expire_all()
     assert db.session.get(type(workshop), workshop.id).phase == "ideation"
     assert not console.is_connected(NAMESPACE)  # and the server ended that connection
+
+
+def test_engineio_answers_carry_the_security_headers_too(app):
+    """engine.io answers its long-polling requests before Flask: the middleware adds what
+    Flask's after_request would (nothing there is a page), without touching Flask's pages."""
+    client = app.test_client()
+    origin = app.config["PUBLIC_URL"]
+    handshake = client.get("/socket.io/?EIO=4&transport=polling", headers={"Origin": origin})
+    refused = client.get("/socket.io/?EIO=4&transport=polling",
+                         headers={"Origin": "https://evil.example"})
+    unknown = client.get("/socket.io/?EIO=4&transport=polling&sid=nobody")
+    assert handshake.status_code == 200 and handshake.get_data(as_text=True).startswith("0{")
+    assert refused.status_code == 400 and unknown.status_code == 400
+    for response in (handshake, refused, unknown):
+        assert csp_directives(response) == {"default-src": "'none'", "frame-ancestors": "'none'"}
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert response.headers["Cache-Control"] == "no-store"
+        assert response.headers["Referrer-Policy"] == "same-origin"
+        assert response.headers.getlist("Content-Security-Policy") == [
+            response.headers["Content-Security-Policy"]]  # added once, not beside another
+        assert "Strict-Transport-Security" not in response.headers  # http here
+    page = client.get("/")
+    assert_hardened(page)  # Flask's own policy, not the socket's

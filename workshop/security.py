@@ -156,6 +156,46 @@ def participant_rate_key() -> str:
     return "addr:" + client_address()
 
 
+# What engine.io's own answers carry (long-polling requests, the handshake, its errors):
+# nothing in them is a page, to be framed, sniffed, cached or fetched by another site.
+SOCKET_RESPONSE_HEADERS = (
+    ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    ("Cache-Control", "no-store"),
+    ("Cross-Origin-Resource-Policy", "same-origin"),
+)
+
+
+class SocketResponseHeaders:
+    """WSGI middleware: the security headers on engine.io's answers.
+
+    Flask-SocketIO's middleware answers every HTTP request to the Socket.IO path itself,
+    before Flask, so `security_headers` below never sees them. A WebSocket upgrade sends its
+    own handshake on the socket and never calls `start_response`: nothing is added there."""
+
+    def __init__(self, app, path: str, secure: bool = False):
+        self.app = app
+        self.prefix = "/" + path.strip("/")
+        self.headers = SOCKET_RESPONSE_HEADERS + (
+            (("Strict-Transport-Security", "max-age=31536000; includeSubDomains"),)
+            if secure else ())
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO") or ""
+        if path != self.prefix and not path.startswith(self.prefix + "/"):
+            return self.app(environ, start_response)
+
+        def start(status, headers, exc_info=None):
+            present = {name.lower() for name, _ in headers}
+            extra = [(name, value) for name, value in self.headers
+                     if name.lower() not in present]
+            return start_response(status, list(headers) + extra, exc_info)
+
+        return self.app(environ, start)
+
+
 def register_security(app: Flask) -> None:
     proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
     if proxies > 0 and not getattr(app.wsgi_app, "samskab_proxy_fix", False):

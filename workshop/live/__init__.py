@@ -29,7 +29,12 @@ from ..domain.events import subscribe
 from ..extensions import db, limiter, socketio
 from ..identity import participant_for, staff_user
 from ..models import Participant, User, Workshop, WorkshopFacilitator
-from ..security import PARTICIPANT_VOTE_SCOPE, PARTICIPANT_WRITE_SCOPE, origin_of
+from ..security import (
+    PARTICIPANT_VOTE_SCOPE,
+    PARTICIPANT_WRITE_SCOPE,
+    SocketResponseHeaders,
+    origin_of,
+)
 from . import presence, rooms, throttle
 from .broadcaster import NAMESPACE, TALLY_SHARE, Broadcaster
 from .group_commit import GroupCommit
@@ -100,6 +105,9 @@ def init_live(app: Flask) -> None:
         async_handlers=False,
     )
     _route_socket_path(app)
+    # Outside Flask-SocketIO's middleware, which answers the path before Flask does.
+    app.wsgi_app = SocketResponseHeaders(app.wsgi_app, SOCKETIO_PATH,
+                                         secure=bool(app.config.get("SESSION_COOKIE_SECURE")))
     votes = (GroupCommit(_cast_votes, pause=lambda: socketio.sleep(0))
              if _shares_commits(app) else None)
     presence.configure(app.config.get("REDIS_URL"))

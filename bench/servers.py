@@ -287,7 +287,7 @@ class Nginx:
 
 # PostgreSQL's connections the app's processes may hold together: its max_connections (100 by
 # default) less room for the benchmark's own and an administrator's. The app's pool (10 kept,
-# 20 more when busy, per process) fits three processes; with more, each gets its share.
+# 20 more when busy, per process) fits two processes; with more, each gets its share.
 POSTGRES_CONNECTIONS = 80
 
 

@@ -118,3 +118,4 @@ def test_the_pool_is_sized_by_the_environment_or_by_the_database(monkeypatch, tm
         from workshop.extensions import db
 
         assert (db.engine.pool.size(), db.engine.pool._max_overflow) == (8, 0)
+        db.engine.dispose()

@@ -11,7 +11,7 @@ from workshop import create_app
 from workshop.config import Config
 from workshop.extensions import db, socketio
 from workshop.live.broadcaster import NAMESPACE
-from workshop.security import presenter_frame_ancestors
+from workshop.security import SocketResponseHeaders, presenter_frame_ancestors
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
@@ -243,3 +243,24 @@ def test_engineio_answers_carry_the_security_headers_too(app):
         assert "Strict-Transport-Security" not in response.headers  # http here
     page = client.get("/")
     assert_hardened(page)  # Flask's own policy, not the socket's
+
+
+def test_the_socket_headers_add_hsts_behind_https_and_keep_what_engineio_set():
+    """Behind an https PUBLIC_URL engine.io's answers get HSTS as pages do; a header engine.io
+    set itself is kept, not doubled; other paths pass through untouched."""
+    sent = {}
+
+    def engineio(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Cache-Control", "private")])
+        return [b"ok"]
+
+    def start_response(status, headers, exc_info=None):
+        sent["headers"] = headers
+
+    app = SocketResponseHeaders(engineio, "socket.io", secure=True)
+    app({"PATH_INFO": "/socket.io/"}, start_response)
+    names = [name for name, _ in sent["headers"]]
+    assert dict(sent["headers"])["Strict-Transport-Security"].startswith("max-age=")
+    assert names.count("Cache-Control") == 1 and dict(sent["headers"])["Cache-Control"] == "private"
+    app({"PATH_INFO": "/socket.iox"}, start_response)
+    assert [name for name, _ in sent["headers"]] == ["Content-Type", "Cache-Control"]

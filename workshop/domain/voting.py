@@ -20,7 +20,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import BigInteger, Connection, bindparam, case, delete, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.expression import Executable
 
@@ -215,9 +226,9 @@ def cast_votes(votes: list[PlainVote]) -> list[VoteOutcome]:
     the votes counts (each caller answers "unavailable" and its client resends).
 
     The statements, on the driver's own cursor (`_Driver`): first the batch's lock (SQLite:
-    BEGIN IMMEDIATE, the database's write lock; PostgreSQL: every voter's row locked FOR
-    UPDATE in id order; the live door still gives PostgreSQL one vote a transaction, as the
-    tally's rows would be taken in arrival order, live._shares_commits), then per vote one
+    BEGIN IMMEDIATE, the database's write lock; PostgreSQL: the workshop's vote lock, so that
+    two processes' batches on one workshop take turns instead of deadlocking on the tally's
+    rows, then every voter's row FOR UPDATE in id order), then per vote one
     read of the workshop's rules, the participant's standing, the proposal and the dots (after
     the lock: the dots a parallel vote committed are seen), and only for a vote that counts,
     the participant's mark (when its seq raises it) and the write. A refused vote writes
@@ -246,7 +257,8 @@ def cast_votes(votes: list[PlainVote]) -> list[VoteOutcome]:
 def _cast_checked(driver: _Driver, events: list[Event], checked: list,
                   outcomes: list[VoteOutcome]) -> None:
     """`cast_votes` inside its transaction: the lock, then each vote read, decided, written."""
-    driver.lock(sorted({params["me"] for _, _, params in checked}))
+    driver.lock(sorted({params["me"] for _, _, params in checked}),
+                sorted({params["workshop"] for _, _, params in checked}))
     for index, vote, params in checked:
         row = driver.run(_READ_ALL, params).fetchone()
         if row is None:
@@ -375,7 +387,14 @@ _REMOVE = delete(_votes).where(*_this_vote)
 # A counted vote's seq, raised into the participant's mark (the batch checked it is higher).
 _MARK = (update(_participants).where(_participants.c.id == bindparam("me"))
          .values(vote_mark=bindparam("seq", type_=BigInteger)))
-# A batch's lock on PostgreSQL: every voter's row, in id order (SQLite: BEGIN IMMEDIATE).
+# One batch of socket votes at a time per workshop, across processes (PostgreSQL): a batch's
+# writes take the tally's rows (workshop/sums.py: one per proposal and group, one per group) in
+# the order its votes came, so two processes' batches on one workshop, side by side, could each
+# hold a row the other waits for; PostgreSQL would break that deadlock after a second by failing
+# one batch. A transaction-scoped advisory lock, in its own key space, keyed by the workshop.
+_VOTE_LOCK_SPACE = 0x5AB
+_LOCK_WORKSHOP_VOTES = text("SELECT pg_advisory_xact_lock(:space, :workshop)")
+# Then a batch's lock on PostgreSQL: every voter's row, in id order (SQLite: BEGIN IMMEDIATE).
 _LOCK_VOTERS = (select(_participants.c.id)
                 .where(_participants.c.id.in_(bindparam("ids", expanding=True)))
                 .order_by(_participants.c.id).with_for_update())
@@ -440,12 +459,16 @@ class _Driver:
         dispatch = connection.dispatch
         self.listened = bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute)
 
-    def lock(self, participant_ids: list[int]) -> None:
+    def lock(self, participant_ids: list[int], workshop_ids: list[int]) -> None:
         """The batch's lock, before anything is read: SQLite's write lock for the whole
-        database, or PostgreSQL's row locks on the voters in id order."""
+        database; on PostgreSQL the workshops' vote lock (`_LOCK_WORKSHOP_VOTES`, in id order),
+        then the voters' rows in id order."""
         if self.dialect.name == "sqlite":
             self.execute("BEGIN IMMEDIATE", ())
         else:
+            for workshop_id in workshop_ids:
+                self.connection.execute(_LOCK_WORKSHOP_VOTES, {"space": _VOTE_LOCK_SPACE,
+                                                               "workshop": workshop_id})
             self.connection.execute(_LOCK_VOTERS, {"ids": participant_ids}).all()
 
     def run(self, statement: Executable, params: dict):

@@ -18,7 +18,6 @@ from flask import Flask, abort, current_app, request
 from flask_babel import gettext as _
 from flask_socketio import ConnectionRefusedError, join_room
 from sqlalchemy import bindparam, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -57,8 +56,8 @@ class Connection:
 
 _connections: dict[str, Connection] = {}
 broadcaster: Broadcaster | None = None
-# This process's socket votes, written together (live/group_commit.py) when the database is
-# SQLite; made in init_live, after gevent has patched the threading module.
+# This process's socket votes, written together (live/group_commit.py); made in init_live,
+# after gevent has patched the threading module.
 votes: GroupCommit | None = None
 
 
@@ -108,8 +107,8 @@ def init_live(app: Flask) -> None:
     # Outside Flask-SocketIO's middleware, which answers the path before Flask does.
     app.wsgi_app = SocketResponseHeaders(app.wsgi_app, SOCKETIO_PATH,
                                          secure=bool(app.config.get("SESSION_COOKIE_SECURE")))
-    votes = (GroupCommit(_cast_votes, pause=lambda: socketio.sleep(0))
-             if _shares_commits(app) else None)
+    # Socket votes share their transactions (group commit), on SQLite and PostgreSQL alike.
+    votes = GroupCommit(_cast_votes, pause=lambda: socketio.sleep(0))
     presence.configure(app.config.get("REDIS_URL"))
     throttle.configure(app.config.get("LIVE_EVENT_RATE", 5), app.config.get("LIVE_EVENT_BURST", 30),
                        enabled=bool(app.config.get("RATELIMIT_ENABLED", True)))
@@ -506,30 +505,20 @@ def _vote_ack(result: voting.VoteResult) -> dict:
             "remaining": result.remaining, "applied": result.applied, "mark": result.mark}
 
 
-def _shares_commits(app: Flask) -> bool:
-    """Whether socket votes share their transactions (group commit): on SQLite, yes. There
-    one writer at a time holds the database and the whole process waits while it writes, so a
-    vote's own transaction bought nothing but its cost. PostgreSQL runs votes side by side,
-    each on its own connection and row locks, and shares WAL flushes itself; a transaction of
-    many participants' votes would take their tally rows in arrival order, and two processes'
-    batches could then wait on each other (a deadlock PostgreSQL breaks after a second)."""
-    return make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() == "sqlite"
-
-
 def _cast_votes(batch: list[voting.PlainVote]) -> list[voting.VoteOutcome]:
     return voting.cast_votes(batch)  # looked up at every batch: tests replace it
 
 
 def _plain_vote(connection: Connection, payload: dict) -> dict | None:
-    """A participant's vote straight from the connection's ids (voting.cast_votes; on SQLite
-    with the other connections' votes of the moment, through `votes`); None for anything but
-    the plain case, which `vote` then checks and refuses in order."""
+    """A participant's vote straight from the connection's ids (voting.cast_votes, with the
+    other connections' votes of the moment, through `votes`); None for anything but the plain
+    case, which `vote` then checks and refuses in order."""
     if connection.role != PARTICIPANT or connection.participant_id is None \
             or "dots" not in payload:
         return None
     vote = voting.PlainVote(connection.workshop_id, connection.participant_id,
                             payload.get("proposal_id"), payload.get("dots"), payload.get("seq"))
-    outcome = votes.submit(vote) if votes is not None else _cast_votes([vote])[0]
+    outcome = votes.submit(vote)
     if isinstance(outcome, voting.VoteRefused):
         raise outcome.error()  # in this connection's request: the voter's language
     return None if outcome is None else _vote_ack(outcome)

@@ -156,6 +156,9 @@ def participant_rate_key() -> str:
     return "addr:" + client_address()
 
 
+# HTTPS only, for a year, subdomains included: pages and engine.io's answers alike.
+HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
 # What engine.io's own answers carry (long-polling requests, the handshake, its errors):
 # nothing in them is a page, to be framed, sniffed, cached or fetched by another site.
 SOCKET_RESPONSE_HEADERS = (
@@ -178,9 +181,7 @@ class SocketResponseHeaders:
     def __init__(self, app, path: str, secure: bool = False):
         self.app = app
         self.prefix = "/" + path.strip("/")
-        self.headers = SOCKET_RESPONSE_HEADERS + (
-            (("Strict-Transport-Security", "max-age=31536000; includeSubDomains"),)
-            if secure else ())
+        self.headers = SOCKET_RESPONSE_HEADERS + ((HSTS,) if secure else ())
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO") or ""
@@ -218,9 +219,7 @@ def register_security(app: Flask) -> None:
         )
         response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         if app.config.get("SESSION_COOKIE_SECURE") or request.is_secure:
-            response.headers.setdefault(
-                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
-            )
+            response.headers.setdefault(*HSTS)
         if request.path.startswith("/api/") or _is_personal(request.path):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
